@@ -1,0 +1,263 @@
+/**
+ * The value codec: how call arguments, results and errors cross the wire,
+ * with structured-clone semantics and no dependencies.
+ *
+ * Format. The first byte says which of two encodings follows:
+ *
+ * - `0x01` JSON: the rest is UTF-8 JSON. Used when a scan finds only
+ *   JSON-safe data: `null`, booleans, finite numbers other than `-0`,
+ *   strings, and arrays without holes and plain objects of those, with no
+ *   object reachable twice. `JSON.stringify`/`JSON.parse` are native and
+ *   fast, so typical call arguments cost little more than a JSON round trip.
+ * - `0x02` tagged: a u32 little-endian body length, the body, then the
+ *   sidecar area. The body is one value in a compact tagged form (one tag
+ *   byte per value; varints for lengths, counts and int32s; float64 LE for
+ *   other numbers; UTF-8 strings, or raw UTF-16 code units for strings with
+ *   lone surrogates). Every object is numbered in encounter order and a
+ *   repeat is a back-reference, so shared references and cycles keep their
+ *   identity. Byte arrays (typed arrays, `DataView`s, `ArrayBuffer`s) of at
+ *   least 4 KiB are not copied into the body: their bytes follow the body in
+ *   order, each aligned (relative to the start of the encoding) to its
+ *   element size, and `encodeValue` returns them as separate parts that view
+ *   the caller's memory. Smaller ones are copied inline.
+ *
+ * No object key is ever used as a marker, so user data cannot collide with
+ * the format. Typed-array contents are in the platform's byte order (little
+ * endian on every platform Deno supports).
+ *
+ * Differences from `structuredClone`: instances of classes other than the
+ * built-in value types are refused (`structuredClone` would silently turn
+ * them into plain objects); non-index properties of arrays, and own
+ * properties of errors other than name, message, stack and cause are
+ * dropped; two views of one buffer arrive as views of two buffers; error
+ * names other than the built-in constructors' arrive as an `Error` whose
+ * `name` is set. Array holes are preserved. Nesting is limited to 1000
+ * levels.
+ *
+ * @module
+ */
+
+import { ProtocolError } from "./errors.ts";
+import { CloneFailure, TaggedEncoder } from "./_codec_encode.ts";
+import { TaggedDecoder } from "./_codec_decode.ts";
+import { FORMAT_JSON, FORMAT_TAGGED, MAX_DEPTH } from "./_codec_format.ts";
+
+/**
+ * Thrown by {@linkcode encodeValue} (before anything is sent) when a value
+ * cannot cross the wire: a function, a symbol, an instance of a class, a
+ * `WeakMap`, a `Promise`, a socket… The message names the offending path.
+ *
+ * @example
+ * ```ts
+ * import { DataCloneError, encodeValue } from "./codec.ts";
+ * try {
+ *   encodeValue({ handler: () => {} });
+ *   throw new Error("unreachable");
+ * } catch (err) {
+ *   console.assert(err instanceof DataCloneError);
+ *   console.assert((err as Error).message.includes('"handler"'));
+ * }
+ * ```
+ */
+export class DataCloneError extends Error {
+  /**
+   * @param message What cannot be cloned, and where.
+   * @param options Standard error options (`cause`).
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "DataCloneError";
+  }
+}
+
+const utf8Encoder = new TextEncoder();
+const utf8Decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+// Objects met by the current JSON-safety scan (cleared after each scan).
+const seen = new Set<object>();
+let scanning = false;
+let encoder = new TaggedEncoder();
+
+/** Whether JSON round-trips `v` exactly (see the module doc). */
+function isJsonSafe(v: unknown, depth: number): boolean {
+  switch (typeof v) {
+    case "string":
+    case "boolean":
+      return true;
+    case "number":
+      // Finite, and not -0.
+      return v - v === 0 && (v !== 0 || 1 / v > 0);
+    case "object":
+      break;
+    default:
+      return false;
+  }
+  if (v === null) return true;
+  if (depth >= MAX_DEPTH || seen.has(v)) return false;
+  seen.add(v);
+  // JSON.stringify would call a toJSON method, own or inherited.
+  if ((v as { toJSON?: unknown }).toJSON !== undefined) return false;
+  if (Array.isArray(v)) {
+    // A hole reads as undefined, which is refused.
+    for (let i = 0; i < v.length; i++) {
+      if (!isJsonSafe(v[i], depth + 1)) return false;
+    }
+    return true;
+  }
+  const proto = Object.getPrototypeOf(v);
+  if (proto !== Object.prototype && proto !== null) return false;
+  for (const key in v) {
+    if (!isJsonSafe((v as Record<string, unknown>)[key], depth + 1)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+function encodeJson(value: unknown): Uint8Array[] {
+  const json = JSON.stringify(value);
+  // Assume ASCII (one byte per code unit); fall back when it is not.
+  const out = new Uint8Array(json.length + 1);
+  if (utf8Encoder.encodeInto(json, out.subarray(1)).read === json.length) {
+    out[0] = FORMAT_JSON;
+    return [out];
+  }
+  return [Uint8Array.of(FORMAT_JSON), utf8Encoder.encode(json)];
+}
+
+function formatPath(segments: readonly string[]): string {
+  let path = "";
+  for (let i = segments.length - 1; i >= 0; i--) path += segments[i];
+  return path.startsWith(".") ? path.slice(1) : path;
+}
+
+/**
+ * Encodes a value for the wire, with structured-clone semantics (see the
+ * module doc for the format and the few differences).
+ *
+ * The encoding is the concatenation of the returned parts. Byte arrays of
+ * 4 KiB or more are not copied: a part may be a view of the caller's memory,
+ * so the caller must not modify such a buffer until the parts are written.
+ *
+ * @param value The value: primitives (including `undefined`, `NaN`, `-0`,
+ * BigInt), plain objects, arrays, `Map`, `Set`, `Date`, `RegExp`,
+ * `ArrayBuffer`, typed arrays, `DataView`, `Error`, boxed primitives, nested
+ * in any way, with shared references and cycles.
+ * @returns The parts of the encoding, in order.
+ * @throws {DataCloneError} When something in `value` cannot cross the wire.
+ *
+ * @example
+ * ```ts
+ * import { decodeValue, encodeValue, partsLength } from "./codec.ts";
+ * const value = { id: 7, tags: new Set(["a"]), at: new Date(0), big: 2n ** 70n };
+ * const parts = encodeValue(value);
+ * const bytes = new Uint8Array(partsLength(parts));
+ * let offset = 0;
+ * for (const part of parts) {
+ *   bytes.set(part, offset);
+ *   offset += part.length;
+ * }
+ * const copy = decodeValue(bytes) as typeof value;
+ * console.assert(copy.tags.has("a") && copy.big === 2n ** 70n);
+ * ```
+ */
+export function encodeValue(value: unknown): Uint8Array[] {
+  if (!scanning) {
+    scanning = true;
+    let jsonSafe: boolean;
+    try {
+      jsonSafe = isJsonSafe(value, 0);
+    } finally {
+      seen.clear();
+      scanning = false;
+    }
+    if (jsonSafe) return encodeJson(value);
+  }
+  // A getter that calls encodeValue while we encode gets its own encoder.
+  const enc = encoder.busy ? new TaggedEncoder() : encoder;
+  try {
+    return enc.encode(value);
+  } catch (err) {
+    if (!(err instanceof CloneFailure)) throw err;
+    const path = formatPath(err.segments);
+    throw new DataCloneError(
+      path === ""
+        ? `Cannot clone value: ${err.reason}`
+        : `Cannot clone value at "${path}": ${err.reason}`,
+    );
+  } finally {
+    if (enc !== encoder && !encoder.busy) encoder = enc;
+  }
+}
+
+/**
+ * Total byte length of encoded parts.
+ *
+ * @param parts Parts returned by {@linkcode encodeValue}.
+ * @returns The sum of their lengths.
+ *
+ * @example
+ * ```ts
+ * import { encodeValue, partsLength } from "./codec.ts";
+ * console.assert(partsLength(encodeValue("hi")) === 5); // format byte + `"hi"`
+ * ```
+ */
+export function partsLength(parts: readonly Uint8Array[]): number {
+  let n = 0;
+  for (let i = 0; i < parts.length; i++) n += parts[i]!.byteLength;
+  return n;
+}
+
+/**
+ * Decodes one value from exactly these bytes (the concatenated parts of one
+ * {@linkcode encodeValue} result).
+ *
+ * Decoded typed arrays and `DataView`s of 4 KiB or more may be views into
+ * `bytes` (zero copy) when suitably aligned, so the caller must not reuse
+ * `bytes` afterwards.
+ *
+ * @param bytes The encoding.
+ * @returns The value.
+ * @throws {ProtocolError} When the bytes are not a well-formed encoding.
+ *
+ * @example
+ * ```ts
+ * import { decodeValue, encodeValue } from "./codec.ts";
+ * const [header, payload] = encodeValue(new Uint8Array(8192).fill(1));
+ * const bytes = new Uint8Array(header!.length + payload!.length);
+ * bytes.set(header!);
+ * bytes.set(payload!, header!.length);
+ * const copy = decodeValue(bytes) as Uint8Array;
+ * console.assert(copy.length === 8192 && copy.buffer === bytes.buffer);
+ * ```
+ */
+export function decodeValue(bytes: Uint8Array): unknown {
+  const format = bytes[0];
+  if (format === FORMAT_JSON) {
+    try {
+      return JSON.parse(utf8Decoder.decode(bytes.subarray(1)));
+    } catch (err) {
+      throw new ProtocolError("Cannot decode value: malformed JSON", {
+        cause: err,
+      });
+    }
+  }
+  if (format === FORMAT_TAGGED) {
+    try {
+      return new TaggedDecoder(bytes).decode();
+    } catch (err) {
+      if (err instanceof ProtocolError) throw err;
+      throw new ProtocolError("Cannot decode value: malformed input", {
+        cause: err,
+      });
+    }
+  }
+  if (format === undefined) {
+    throw new ProtocolError("Cannot decode value: empty input");
+  }
+  throw new ProtocolError(
+    `Cannot decode value: unknown format byte 0x${
+      format.toString(16).padStart(2, "0")
+    }`,
+  );
+}
