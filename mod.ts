@@ -1,0 +1,47 @@
+/**
+ * flame-docker: the FLAME pattern for TypeScript. A {@linkcode Pool} runs
+ * functions on short-lived runners that a backend boots — Docker containers,
+ * local processes, or in-process — which connect back over an authenticated
+ * socket, do the work, and go away when idle or when the parent dies.
+ *
+ * @example
+ * ```ts
+ * import { LocalBackend, Pool } from "./mod.ts";
+ *
+ * await using pool = new Pool({ backend: new LocalBackend(), max: 2 });
+ * const n = await pool.call((a: number, b: number) => a + b, [1, 2]);
+ * console.assert(n === 3);
+ * ```
+ *
+ * @module
+ */
+
+export {
+  type CallOptions,
+  type ChildHandle,
+  functionSource,
+  type GrowEndEvent,
+  type GrowStartEvent,
+  Pool,
+  type PoolOptions,
+  type PoolStats,
+  type Remote,
+  type RemoteCall,
+  type RemoteModule,
+  type ShippableFunction,
+  type ShrinkEvent,
+} from "./src/pool.ts";
+export {
+  BootError,
+  PoolClosedError,
+  RemoteError,
+  RunnerExitedError,
+  TimeoutError,
+} from "./src/errors.ts";
+export { DataCloneError } from "./src/protocol/codec.ts";
+export { ProtocolError } from "./src/protocol/errors.ts";
+export type { Backend, BootSpec, ParentAddress, RunnerHandle } from "./src/backends/backend.ts";
+export { LocalBackend } from "./src/backends/local.ts";
+export { ProcessBackend, type ProcessBackendOptions } from "./src/backends/process.ts";
+export type { CallContext } from "./src/runner/context.ts";
+export { consoleLogger, type Logger, type LogLevel } from "./src/util/logger.ts";

@@ -1,0 +1,73 @@
+/**
+ * The runner entry point: the container `CMD`, the `deno compile` target, the
+ * script `ProcessBackend` starts. It reads `FLAME_PARENT`, connects back to the
+ * parent, proves it knows its secret, runs calls, and exits when the parent
+ * goes away, stays silent, shuts it down, or it has been idle too long.
+ *
+ * ```sh
+ * deno run --allow-all jsr:@flame/docker/runner --help
+ * ```
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { runRunner } from "./src/runner/main.ts";
+import { consoleLogger } from "./src/util/logger.ts";
+import denoJson from "./deno.json" with { type: "json" };
+
+/** The package version this runner belongs to. */
+export const VERSION: string = denoJson.version;
+
+const HELP = `flame-docker runner ${VERSION}
+
+Runs functions for a flame-docker pool. Started by a backend, not by hand.
+
+Usage: deno run --allow-all runner.ts [--help] [--version]
+
+Environment:
+  FLAME_PARENT      (required) set by the backend: where the parent is and
+                    this runner's secret (base64url JSON, protocol v1)
+  FLAME_LOG_LEVEL   debug | info | warn | error (default: warn)
+
+Exit codes: 0 normal end, 2 FLAME_PARENT missing or invalid, 3 parent
+unreachable before the boot deadline, 4 authentication failed.`;
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: { help: { type: "boolean", short: "h" }, version: { type: "boolean", short: "V" } },
+    strict: false,
+  });
+  if (values.help) {
+    console.log(HELP);
+    Deno.exit(0);
+  }
+  if (values.version) {
+    console.log(VERSION);
+    Deno.exit(0);
+  }
+  const parentEnv = Deno.env.get("FLAME_PARENT");
+  if (parentEnv === undefined) {
+    console.error(
+      "flame runner: FLAME_PARENT is not set; this program is started by a flame-docker backend (see --help)",
+    );
+    Deno.exit(2);
+  }
+  const level = Deno.env.get("FLAME_LOG_LEVEL");
+  const logger = consoleLogger(
+    "[flame runner]",
+    level === "debug" || level === "info" || level === "error" ? level : "warn",
+  );
+  const controller = new AbortController();
+  for (const sig of ["SIGTERM", "SIGINT"] as const) {
+    try {
+      Deno.addSignalListener(sig, () => controller.abort());
+    } catch {
+      // Signals are not available on every platform.
+    }
+  }
+  const exit = await runRunner(parentEnv, { logger, signal: controller.signal });
+  if (exit.code !== 0) console.error(`flame runner: ${exit.message}`);
+  Deno.exit(exit.code);
+}

@@ -1,0 +1,63 @@
+/**
+ * The Backend interface: what a pool needs from whatever starts runners. Small
+ * on purpose, so a Kubernetes or Fly backend is a page of code.
+ *
+ * @module
+ */
+
+/** Where the parent listens, and the host its runners dial to reach it. */
+export interface ParentAddress {
+  /** Address the parent binds (never all interfaces unless the backend must). */
+  listenHost: string;
+  /** Host name or address the runners dial. */
+  dialHost: string;
+}
+
+/** What a backend needs to start one runner. */
+export interface BootSpec {
+  /** The runner id (for logs and labels). */
+  id: string;
+  /** The `FLAME_PARENT` value the runner must get; it holds the runner's secret. */
+  parentEnv: string;
+  /** The pool's name. */
+  pool: string;
+  /** Aborted when the pool gives up on this boot (boot timeout, pool closing). */
+  signal: AbortSignal;
+}
+
+/** A started runner, as the backend tracks it. */
+export interface RunnerHandle {
+  /** The runner id. */
+  readonly id: string;
+  /** Resolves (never rejects) with a description once the runner is known to have exited. */
+  readonly exited: Promise<string>;
+}
+
+/**
+ * Starts and stops runners for a pool. One backend instance per pool.
+ *
+ * @example
+ * ```ts
+ * import type { Backend } from "./backend.ts";
+ * function describe(b: Backend): string {
+ *   return `backend ${b.name}`;
+ * }
+ * ```
+ */
+export interface Backend {
+  /** Short name for logs (`"docker"`, `"process"`, `"local"`). */
+  readonly name: string;
+  /** Called once before the first boot: says where the parent must listen. */
+  prepare(): Promise<ParentAddress>;
+  /**
+   * Starts a runner that will run `runner.ts` with `FLAME_PARENT = spec.parentEnv`.
+   * Resolves once it is started (not yet connected).
+   */
+  boot(spec: BootSpec): Promise<RunnerHandle>;
+  /** Stops and removes a runner. Idempotent; never throws for a runner already gone. */
+  stop(handle: RunnerHandle): Promise<void>;
+  /** Removes leftovers of earlier parents that died; resolves with how many. */
+  reap?(): Promise<number>;
+  /** Releases the backend's own resources (after every runner is stopped). */
+  close?(): Promise<void>;
+}

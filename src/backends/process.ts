@@ -1,0 +1,154 @@
+/**
+ * `ProcessBackend`: each runner a local `deno run runner.ts` subprocess.
+ *
+ * @module
+ */
+
+import type { Backend, BootSpec, ParentAddress, RunnerHandle } from "./backend.ts";
+
+/** Options for {@linkcode ProcessBackend}. */
+export interface ProcessBackendOptions {
+  /** The runner script (path or URL). @default this package's `runner.ts` */
+  runner?: string | URL;
+  /** The Deno executable. @default `Deno.execPath()` */
+  deno?: string;
+  /** Arguments between `run` and the script. @default ["--allow-all"] */
+  denoArgs?: string[];
+  /** Extra environment for the runner (`FLAME_PARENT` is always set by the pool). */
+  env?: Record<string, string>;
+  /** Working directory of the runner. @default the parent's */
+  cwd?: string;
+  /** Milliseconds between SIGTERM and SIGKILL on stop. @default 5000 */
+  killAfter?: number;
+  /** Lines of the runner's stderr kept to explain an early exit. @default 20 */
+  stderrLines?: number;
+}
+
+interface ProcessHandle extends RunnerHandle {
+  child: Deno.ChildProcess;
+}
+
+/**
+ * Runs each runner as a child process of the parent. Works on any machine
+ * with Deno; the embedded default for development and the demo.
+ *
+ * @example
+ * ```ts
+ * import { Pool, ProcessBackend } from "../../mod.ts";
+ * await using pool = new Pool({ backend: new ProcessBackend(), max: 1 });
+ * console.assert(await pool.call(() => Deno.pid) !== Deno.pid);
+ * ```
+ */
+export class ProcessBackend implements Backend {
+  /** Always `"process"`. */
+  readonly name = "process";
+  #opts: ProcessBackendOptions;
+  #running = new Set<ProcessHandle>();
+
+  /**
+   * @param options Runner script, Deno flags, environment.
+   */
+  constructor(options: ProcessBackendOptions = {}) {
+    if (options.env && "FLAME_PARENT" in options.env) {
+      throw new TypeError(
+        'Invalid ProcessBackend option "env": FLAME_PARENT is set by the pool and cannot be overridden',
+      );
+    }
+    this.#opts = options;
+  }
+
+  /** @returns Loopback for both sides. */
+  prepare(): Promise<ParentAddress> {
+    return Promise.resolve({ listenHost: "127.0.0.1", dialHost: "127.0.0.1" });
+  }
+
+  /**
+   * Spawns `deno run <runner>`.
+   *
+   * @param spec The boot spec.
+   * @returns The handle; `exited` resolves with the exit status and the last stderr lines.
+   */
+  boot(spec: BootSpec): Promise<RunnerHandle> {
+    const runner = this.#opts.runner ?? new URL("../../runner.ts", import.meta.url);
+    const script = runner instanceof URL
+      ? (runner.protocol === "file:" ? decodeURIComponent(runner.pathname) : runner.href)
+      : runner;
+    const child = new Deno.Command(this.#opts.deno ?? Deno.execPath(), {
+      args: ["run", ...(this.#opts.denoArgs ?? ["--allow-all"]), script],
+      env: { ...this.#opts.env, FLAME_PARENT: spec.parentEnv },
+      ...(this.#opts.cwd === undefined ? {} : { cwd: this.#opts.cwd }),
+      stdin: "null",
+      stdout: "inherit",
+      stderr: "piped",
+    }).spawn();
+    const tail: string[] = [];
+    const keep = this.#opts.stderrLines ?? 20;
+    const drained = (async () => {
+      const decoder = new TextDecoderStream();
+      let partial = "";
+      for await (const text of child.stderr.pipeThrough(decoder)) {
+        const lines = (partial + text).split("\n");
+        partial = lines.pop()!;
+        for (const line of lines) {
+          tail.push(line);
+          if (tail.length > keep) tail.shift();
+        }
+      }
+      if (partial) tail.push(partial);
+    })().catch(() => {});
+    const exited = Promise.all([child.status, drained]).then(([status]) => {
+      this.#running.delete(handle);
+      const how = status.signal ? `killed by ${status.signal}` : `exit code ${status.code}`;
+      return tail.length > 0 ? `${how}; last stderr lines:\n${tail.join("\n")}` : how;
+    });
+    const handle: ProcessHandle = { id: spec.id, exited, child };
+    this.#running.add(handle);
+    return Promise.resolve(handle);
+  }
+
+  /**
+   * SIGTERM, then SIGKILL after `killAfter`; resolves once the process is gone.
+   *
+   * @param handle The runner.
+   */
+  async stop(handle: RunnerHandle): Promise<void> {
+    const { child, exited } = handle as ProcessHandle;
+    const kill = (sig: Deno.Signal) => {
+      try {
+        child.kill(sig);
+      } catch {
+        // Already exited.
+      }
+    };
+    kill("SIGTERM");
+    const timer = setTimeout(() => kill("SIGKILL"), this.#opts.killAfter ?? 5000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  /**
+   * Sends a signal to a runner process (SIGKILL by default: a crash, for tests and chaos).
+   *
+   * @param runnerId The runner's id.
+   * @param signal The signal.
+   * @returns Whether such a runner was running.
+   */
+  kill(runnerId: string, signal: Deno.Signal = "SIGKILL"): boolean {
+    for (const h of this.#running) {
+      if (h.id === runnerId) {
+        try {
+          h.child.kill(signal);
+        } catch {
+          return false;
+        }
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Stops every runner still running. */
+  async close(): Promise<void> {
+    await Promise.all([...this.#running].map((h) => this.stop(h)));
+  }
+}

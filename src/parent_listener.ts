@@ -1,0 +1,154 @@
+/**
+ * The parent's port: accepts runner connections, authenticates them, and
+ * hands each authenticated connection to the boot that waits for it.
+ *
+ * Anything that fails the handshake, sends garbage, announces an oversize
+ * frame, or stays silent past the handshake deadline is dropped; drops are
+ * logged at most once per interval, with a count, so a flood cannot flood the
+ * log. The number of connections still in the handshake is bounded.
+ *
+ * @module
+ */
+
+import { FrameConnection } from "./protocol/connection.ts";
+import { authenticateRunner, HANDSHAKE_MAX_PAYLOAD, importSecret } from "./protocol/handshake.ts";
+import { type Listener, listenTcp } from "./transport.ts";
+import type { Logger } from "./util/logger.ts";
+
+/** Options for {@linkcode ParentListener.open}. */
+export interface ParentListenerOptions {
+  /** Where to log. */
+  logger: Logger;
+  /** Milliseconds a connection may take to finish the handshake. @default 5000 */
+  handshakeTimeout?: number;
+  /** Connections allowed in the handshake at once; more are closed at once. @default 256 */
+  maxPending?: number;
+  /** Minimum milliseconds between two "dropped connections" log lines. @default 10000 */
+  dropLogInterval?: number;
+}
+
+interface Expected {
+  key: CryptoKey;
+  resolve: (conn: FrameConnection) => void;
+}
+
+/** A runner the parent is waiting for. */
+export interface Expectation {
+  /** Resolves with the authenticated connection. */
+  connection: Promise<FrameConnection>;
+  /** Stops waiting (the id is no longer accepted). */
+  cancel(): void;
+}
+
+/** The parent's listening socket for runners. */
+export class ParentListener {
+  #listener: Listener;
+  #log: Logger;
+  #expected = new Map<string, Expected>();
+  #handshakes = new Set<FrameConnection>();
+  #handshakeTimeout: number;
+  #maxPending: number;
+  #dropLogInterval: number;
+  #drops = 0;
+  #lastDropLog = 0;
+  #dropReasons = new Map<string, number>();
+  #accepting: Promise<void>;
+
+  private constructor(listener: Listener, options: ParentListenerOptions) {
+    this.#listener = listener;
+    this.#log = options.logger;
+    this.#handshakeTimeout = options.handshakeTimeout ?? 5000;
+    this.#maxPending = options.maxPending ?? 256;
+    this.#dropLogInterval = options.dropLogInterval ?? 10_000;
+    this.#accepting = this.#acceptLoop();
+  }
+
+  /**
+   * Listens on `hostname` (a free port when `port` is 0).
+   *
+   * @param hostname The address runners can reach; never all interfaces by default.
+   * @param port The port, or 0.
+   * @param options Logger and limits.
+   * @returns The listener.
+   */
+  static open(hostname: string, port: number, options: ParentListenerOptions): ParentListener {
+    return new ParentListener(listenTcp(hostname, port), options);
+  }
+
+  /** The bound address. */
+  get addr(): { hostname: string; port: number } {
+    return this.#listener.addr;
+  }
+
+  /** Dropped connections so far (for tests and stats). */
+  get drops(): number {
+    return this.#drops;
+  }
+
+  /**
+   * Waits for runner `id` to connect and prove `secret`. Each id is accepted once.
+   *
+   * @param id The runner id.
+   * @param secret Its secret (base64url).
+   * @returns The expectation.
+   */
+  async expect(id: string, secret: string): Promise<Expectation> {
+    const key = await importSecret(secret);
+    const { promise, resolve } = Promise.withResolvers<FrameConnection>();
+    this.#expected.set(id, { key, resolve });
+    return { connection: promise, cancel: () => this.#expected.delete(id) };
+  }
+
+  async #acceptLoop(): Promise<void> {
+    try {
+      for await (const socket of this.#listener) {
+        if (this.#handshakes.size >= this.#maxPending) {
+          socket.close();
+          this.#dropped("too many connections in the handshake");
+          continue;
+        }
+        this.#handshake(new FrameConnection(socket, { maxPayload: HANDSHAKE_MAX_PAYLOAD }));
+      }
+    } catch (err) {
+      this.#log.error(`listener stopped: ${(err as Error).message}`);
+    }
+  }
+
+  async #handshake(conn: FrameConnection): Promise<void> {
+    this.#handshakes.add(conn);
+    const timer = setTimeout(() => conn.close(), this.#handshakeTimeout);
+    try {
+      const id = await authenticateRunner(conn, (id) => this.#expected.get(id)?.key);
+      const expected = this.#expected.get(id);
+      if (expected === undefined || conn.closed) throw new Error("handshake abandoned");
+      this.#expected.delete(id);
+      expected.resolve(conn);
+    } catch (err) {
+      conn.close();
+      this.#dropped(conn.closed && !(err instanceof Error) ? "closed" : (err as Error).message);
+    } finally {
+      clearTimeout(timer);
+      this.#handshakes.delete(conn);
+    }
+  }
+
+  #dropped(reason: string): void {
+    this.#drops++;
+    this.#dropReasons.set(reason, (this.#dropReasons.get(reason) ?? 0) + 1);
+    const now = Date.now();
+    if (now - this.#lastDropLog >= this.#dropLogInterval) {
+      this.#lastDropLog = now;
+      const summary = [...this.#dropReasons].map(([r, n]) => `${n}× ${r}`).join("; ");
+      this.#dropReasons.clear();
+      this.#log.warn(`dropped unauthenticated connection(s) on the runner port: ${summary}`);
+    }
+  }
+
+  /** Stops listening and closes connections still in the handshake. */
+  async close(): Promise<void> {
+    this.#listener.close();
+    for (const conn of this.#handshakes) conn.close();
+    this.#expected.clear();
+    await this.#accepting;
+  }
+}

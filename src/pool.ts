@@ -1,0 +1,1057 @@
+/**
+ * `Pool`: FLAME's pool. Places calls on the least-loaded runner with a free
+ * slot, boots runners (in parallel) when none has one and the pool is below
+ * `max`, queues callers FIFO otherwise, shrinks idle runners, and replaces
+ * runners that die so the pool never stays below `min`.
+ *
+ * @module
+ */
+
+import type { Backend, RunnerHandle } from "./backends/backend.ts";
+import { BootError, PoolClosedError, RemoteError, TimeoutError } from "./errors.ts";
+import { ParentListener } from "./parent_listener.ts";
+import { type CallTarget, encodeCallBody } from "./protocol/messages.ts";
+import { generateSecret } from "./protocol/handshake.ts";
+import { encodeParentEnv, PROTOCOL_VERSION } from "./protocol/parent_env.ts";
+import { RunnerLink } from "./runner_link.ts";
+import type { CallContext } from "./runner/context.ts";
+import { type Logger, silentLogger } from "./util/logger.ts";
+import type { Timer } from "./util/timer.ts";
+
+/** Details passed to `onGrowStart`. */
+export interface GrowStartEvent {
+  /** The pool's name. */
+  pool: string;
+  /** The runner being booted. */
+  runnerId: string;
+}
+
+/** Details passed to `onGrowEnd`. */
+export interface GrowEndEvent {
+  /** The pool's name. */
+  pool: string;
+  /** The runner that was booted. */
+  runnerId: string;
+  /** Whether it connected and authenticated. */
+  ok: boolean;
+  /** Milliseconds from boot start to authenticated (or failure). */
+  durationMs: number;
+  /** Why it failed, when it did. */
+  error?: BootError;
+}
+
+/** Details passed to `onShrink`. */
+export interface ShrinkEvent {
+  /** The pool's name. */
+  pool: string;
+  /** The runner leaving the pool. */
+  runnerId: string;
+  /** Why: idle, single use, exited, or the pool closing. */
+  reason: "idle" | "single-use" | "exited" | "closed";
+}
+
+/** Options for {@linkcode Pool}. */
+export interface PoolOptions {
+  /** Starts and stops runners. One backend instance per pool. */
+  backend: Backend;
+  /** Most runners at once (≥ 1, ≥ `min`). */
+  max: number;
+  /** Runners booted at start and kept. @default 0 */
+  min?: number;
+  /** Concurrent calls per runner. @default 100 */
+  maxConcurrency?: number;
+  /** Milliseconds per call, queueing included (`Infinity`: none). @default 30000 */
+  timeout?: number;
+  /** Milliseconds for a runner to start, connect and authenticate. @default 30000 */
+  bootTimeout?: number;
+  /** Milliseconds a runner above `min` may stay idle (`Infinity`: forever). @default 30000 */
+  idleShutdownAfter?: number;
+  /** Milliseconds a runner counted in `min` may stay idle. @default Infinity */
+  minIdleShutdownAfter?: number;
+  /** Each runner serves one call, then is replaced. @default false */
+  singleUse?: boolean;
+  /** Milliseconds `close()` lets in-flight calls finish. @default 30000 */
+  shutdownTimeout?: number;
+  /** Milliseconds between heartbeats on each link. @default 1000 */
+  heartbeatInterval?: number;
+  /** Silence after which a runner (or, on its side, the parent) counts as dead. @default 5000 */
+  heartbeatTimeout?: number;
+  /** Called when a runner starts booting. */
+  onGrowStart?: (event: GrowStartEvent) => void;
+  /** Called when a boot ends, well or not. */
+  onGrowEnd?: (event: GrowEndEvent) => void;
+  /** Called when a runner leaves the pool. */
+  onShrink?: (event: ShrinkEvent) => void;
+  /** Called when a `cast()` call fails (it is also logged). */
+  onCastError?: (error: unknown) => void;
+  /** Where the pool logs (an `@std/log` Logger works). @default silent */
+  logger?: Logger;
+  /** The pool's name, in runner ids, labels and logs. @default "flame" */
+  name?: string;
+}
+
+/** Per-call options. */
+export interface CallOptions {
+  /** Milliseconds for this call, queueing included. @default the pool's `timeout` */
+  timeout?: number;
+  /** Aborting it cancels the call, on the runner too. */
+  signal?: AbortSignal;
+}
+
+/** A snapshot of the pool. */
+export interface PoolStats {
+  /** Runners connected (including ones shutting down). */
+  runners: number;
+  /** Runners booting. */
+  booting: number;
+  /** Calls occupying a runner slot. */
+  busySlots: number;
+  /** Callers waiting for a slot. */
+  queued: number;
+  /** Boots started. */
+  boots: number;
+  /** Boots that failed. */
+  bootFailures: number;
+  /** Calls that returned a value (or finished their stream). */
+  callsOk: number;
+  /** Calls that failed (remote error, timeout, abort, runner death). */
+  callsFailed: number;
+}
+
+/** What a remote call resolves to: a value, or an async iterable for a generator. */
+export type Remote<R> = [R] extends [never] ? never
+  : Awaited<R> extends AsyncIterable<infer T> ? AsyncIterable<T>
+  : Awaited<R>;
+
+/** A function shipped by source: `this` is the {@linkcode CallContext}. */
+// deno-lint-ignore no-explicit-any
+export type ShippableFunction<A extends unknown[], R> = (this: CallContext, ...args: A) => R;
+
+/**
+ * The typed proxy {@linkcode Pool.module} returns: each function export,
+ * called on a runner. Async-generator exports return an `AsyncIterable`.
+ */
+export type RemoteModule<M> = {
+  // deno-lint-ignore no-explicit-any
+  [K in keyof M as M[K] extends (...args: any[]) => unknown ? K : never]: M[K] extends // deno-lint-ignore no-explicit-any
+  (...args: infer A) => infer R ? (...args: A) => RemoteCall<R>
+    : never;
+};
+
+/** A call started through a module proxy: await it for the value, or iterate it for a stream. */
+export type RemoteCall<R> = [R] extends [never] ? Promise<never>
+  : Awaited<R> extends AsyncIterable<infer T> ? AsyncIterable<T> & PromiseLike<AsyncIterable<T>>
+  : Promise<Awaited<R>>;
+
+/** A long-lived task from {@linkcode Pool.placeChild}. */
+export interface ChildHandle<R> {
+  /** The runner it runs on. */
+  runnerId: string;
+  /** Settles with the task's outcome. */
+  done: Promise<R>;
+  /** Cancels the task (its signal aborts); resolves once its slot is free. */
+  stop(): Promise<void>;
+}
+
+interface Runner {
+  id: string;
+  link: RunnerLink;
+  handle: RunnerHandle;
+  busy: number;
+  served: number;
+  idleSince: number;
+  idleTimer: Timer | undefined;
+  stopping: boolean;
+}
+
+interface Waiter {
+  resolve: (runner: Runner) => void;
+  reject: (err: unknown) => void;
+  settled: boolean;
+}
+
+const DEFAULTS = {
+  min: 0,
+  maxConcurrency: 100,
+  timeout: 30_000,
+  bootTimeout: 30_000,
+  idleShutdownAfter: 30_000,
+  minIdleShutdownAfter: Infinity,
+  singleUse: false,
+  shutdownTimeout: 30_000,
+  heartbeatInterval: 1000,
+  heartbeatTimeout: 5000,
+  name: "flame",
+};
+
+function checkInteger(name: string, value: unknown, min: number): number {
+  if (typeof value !== "number" || Number.isNaN(value)) {
+    throw new TypeError(`Invalid Pool option "${name}": expected a number, got ${typeof value}`);
+  }
+  if (!Number.isInteger(value) || value < min) {
+    throw new RangeError(`Invalid Pool option "${name}": ${value} must be an integer ≥ ${min}`);
+  }
+  return value;
+}
+
+function checkDuration(name: string, value: unknown, allowInfinity: boolean): number {
+  if (typeof value !== "number" || Number.isNaN(value)) {
+    throw new TypeError(
+      `Invalid Pool option "${name}": expected milliseconds, got ${typeof value}`,
+    );
+  }
+  if (value <= 0 || (!allowInfinity && !Number.isFinite(value))) {
+    throw new RangeError(
+      `Invalid Pool option "${name}": ${value} must be a positive number of milliseconds${
+        allowInfinity ? " or Infinity" : ""
+      }`,
+    );
+  }
+  return value;
+}
+
+function checkHook(name: string, value: unknown): void {
+  if (value !== undefined && typeof value !== "function") {
+    throw new TypeError(`Invalid Pool option "${name}": expected a function`);
+  }
+}
+
+const sourceCache = new WeakMap<object, string>();
+
+/**
+ * Returns the source to ship for `fn`, or throws a `TypeError` saying why it cannot be shipped.
+ *
+ * @param fn The function.
+ * @returns Its source text.
+ */
+export function functionSource(fn: unknown): string {
+  if (typeof fn !== "function") {
+    throw new TypeError(`Cannot call a ${fn === null ? "null" : typeof fn}: expected a function`);
+  }
+  const cached = sourceCache.get(fn);
+  if (cached !== undefined) return cached;
+  const source = Function.prototype.toString.call(fn);
+  const label = fn.name ? `"${fn.name}"` : "(anonymous)";
+  if (/\{\s*\[native code\]\s*\}\s*$/.test(source)) {
+    throw new TypeError(
+      `Cannot ship function ${label}: native and bound functions have no source to send`,
+    );
+  }
+  if (/^class\b/.test(source)) {
+    throw new TypeError(`Cannot ship ${label}: it is a class, not a function`);
+  }
+  try {
+    new Function(`return (${source}\n)`);
+  } catch {
+    throw new TypeError(
+      `Cannot ship function ${label}: its source is not a standalone function expression (a method shorthand?); use a function or arrow function`,
+    );
+  }
+  sourceCache.set(fn, source);
+  return source;
+}
+
+/**
+ * A pool of runners that run functions for this process.
+ *
+ * Functions passed to {@linkcode Pool.call} are shipped as source: they must
+ * be self-contained (no variables from outer scopes; pass data as arguments,
+ * import modules with `await import()` inside, or use {@linkcode Pool.module}).
+ *
+ * @example
+ * ```ts
+ * import { LocalBackend, Pool } from "../mod.ts";
+ * await using pool = new Pool({ backend: new LocalBackend(), max: 2 });
+ * const sum = await pool.call((a: number, b: number) => a + b, [1, 2]);
+ * console.assert(sum === 3);
+ * ```
+ */
+export class Pool implements AsyncDisposable {
+  /** The pool's name. */
+  readonly name: string;
+  #backend: Backend;
+  #log: Logger;
+  #min: number;
+  #max: number;
+  #maxConcurrency: number;
+  #timeout: number;
+  #bootTimeout: number;
+  #idle: number;
+  #minIdle: number;
+  #singleUse: boolean;
+  #shutdownTimeout: number;
+  #heartbeatInterval: number;
+  #heartbeatTimeout: number;
+  #hooks: Pick<PoolOptions, "onGrowStart" | "onGrowEnd" | "onShrink" | "onCastError">;
+
+  #runners = new Set<Runner>();
+  #booting = 0;
+  #boots = new Set<Promise<void>>();
+  #stops = new Set<Promise<void>>();
+  #queue: Waiter[] = [];
+  #queueHead = 0;
+  #queued = 0;
+  #busy = 0;
+  #drained: PromiseWithResolvers<void> | undefined;
+  #listener: Promise<{ listener: ParentListener; dialHost: string }> | undefined;
+  #closing: Promise<void> | undefined;
+  #replaceTimer: Timer | undefined;
+  #consecutiveBootFailures = 0;
+  #stats = { boots: 0, bootFailures: 0, callsOk: 0, callsFailed: 0 };
+
+  /**
+   * @param options The backend, sizes, timings and hooks.
+   * @throws {TypeError} When an option has the wrong type.
+   * @throws {RangeError} When an option is out of range.
+   */
+  constructor(options: PoolOptions) {
+    if (typeof options !== "object" || options === null) {
+      throw new TypeError("Invalid Pool options: expected an object");
+    }
+    const b = options.backend as Partial<Backend> | undefined;
+    if (
+      typeof b !== "object" || b === null || typeof b.boot !== "function" ||
+      typeof b.stop !== "function" || typeof b.prepare !== "function"
+    ) {
+      throw new TypeError(
+        'Invalid Pool option "backend": expected a Backend (e.g. new DockerBackend(...))',
+      );
+    }
+    if (options.max === undefined) throw new TypeError('Invalid Pool option "max": it is required');
+    this.#max = checkInteger("max", options.max, 1);
+    this.#min = checkInteger("min", options.min ?? DEFAULTS.min, 0);
+    if (this.#min > this.#max) {
+      throw new RangeError(`Invalid Pool option "min": ${this.#min} exceeds "max" ${this.#max}`);
+    }
+    this.#maxConcurrency = checkInteger(
+      "maxConcurrency",
+      options.maxConcurrency ?? DEFAULTS.maxConcurrency,
+      1,
+    );
+    this.#timeout = checkDuration("timeout", options.timeout ?? DEFAULTS.timeout, true);
+    this.#bootTimeout = checkDuration(
+      "bootTimeout",
+      options.bootTimeout ?? DEFAULTS.bootTimeout,
+      false,
+    );
+    this.#idle = checkDuration(
+      "idleShutdownAfter",
+      options.idleShutdownAfter ?? DEFAULTS.idleShutdownAfter,
+      true,
+    );
+    this.#minIdle = checkDuration(
+      "minIdleShutdownAfter",
+      options.minIdleShutdownAfter ?? DEFAULTS.minIdleShutdownAfter,
+      true,
+    );
+    if (options.singleUse !== undefined && typeof options.singleUse !== "boolean") {
+      throw new TypeError('Invalid Pool option "singleUse": expected a boolean');
+    }
+    this.#singleUse = options.singleUse ?? DEFAULTS.singleUse;
+    this.#shutdownTimeout = checkDuration(
+      "shutdownTimeout",
+      options.shutdownTimeout ?? DEFAULTS.shutdownTimeout,
+      false,
+    );
+    this.#heartbeatInterval = checkDuration(
+      "heartbeatInterval",
+      options.heartbeatInterval ?? DEFAULTS.heartbeatInterval,
+      false,
+    );
+    this.#heartbeatTimeout = checkDuration(
+      "heartbeatTimeout",
+      options.heartbeatTimeout ?? DEFAULTS.heartbeatTimeout,
+      false,
+    );
+    if (this.#heartbeatTimeout <= this.#heartbeatInterval) {
+      throw new RangeError(
+        `Invalid Pool option "heartbeatTimeout": ${this.#heartbeatTimeout} must exceed "heartbeatInterval" ${this.#heartbeatInterval}`,
+      );
+    }
+    for (const hook of ["onGrowStart", "onGrowEnd", "onShrink", "onCastError"] as const) {
+      checkHook(hook, options[hook]);
+    }
+    const name = options.name ?? DEFAULTS.name;
+    if (typeof name !== "string" || !/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/.test(name)) {
+      throw new TypeError(
+        `Invalid Pool option "name": ${
+          JSON.stringify(name)
+        } must be 1-63 letters, digits, "_", "." or "-", starting with a letter or digit`,
+      );
+    }
+    this.name = name;
+    this.#backend = b as Backend;
+    this.#log = options.logger ?? silentLogger;
+    this.#hooks = options;
+    this.#bootToMin();
+  }
+
+  /** Slots one runner offers. */
+  get #perRunner(): number {
+    return this.#singleUse ? 1 : this.#maxConcurrency;
+  }
+
+  /**
+   * Runs `fn(...args)` on a runner and resolves with its result. An async
+   * generator's values come back as an `AsyncIterable`, with back-pressure.
+   *
+   * @param fn A self-contained function (shipped as source); `this` is the {@linkcode CallContext}.
+   * @param args Its arguments (structured-clonable).
+   * @param options Timeout and abort signal.
+   * @returns The result.
+   * @throws {TypeError} When `fn` cannot be shipped.
+   * @throws {DataCloneError} When an argument cannot cross the wire.
+   *
+   * @example
+   * ```ts
+   * import { LocalBackend, Pool } from "../mod.ts";
+   * await using pool = new Pool({ backend: new LocalBackend(), max: 1 });
+   * const out = await pool.call((s: string) => s.toUpperCase(), ["hi"], { timeout: 5000 });
+   * console.assert(out === "HI");
+   * ```
+   */
+  call<A extends unknown[], R>(
+    fn: ShippableFunction<A, R>,
+    args?: A,
+    options?: CallOptions,
+  ): Promise<Remote<R>> {
+    let target: CallTarget;
+    try {
+      target = { kind: "fn", source: functionSource(fn) };
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#run(target, args ?? [], options ?? {}) as Promise<Remote<R>>;
+  }
+
+  /**
+   * Like {@linkcode Pool.call}, without waiting: failures go to the logger and `onCastError`.
+   *
+   * @param fn A self-contained function.
+   * @param args Its arguments.
+   * @param options Timeout and abort signal.
+   */
+  cast<A extends unknown[], R>(
+    fn: ShippableFunction<A, R>,
+    args?: A,
+    options?: CallOptions,
+  ): void {
+    this.call(fn, args, options).catch((err) => {
+      this.#log.warn(`pool ${this.name}: cast failed: ${(err as Error)?.message ?? err}`);
+      try {
+        this.#hooks.onCastError?.(err);
+      } catch (hookErr) {
+        this.#log.error(`pool ${this.name}: onCastError threw: ${(hookErr as Error).message}`);
+      }
+    });
+  }
+
+  /**
+   * Starts a long-lived task that holds a slot and keeps its runner alive
+   * until it ends or `stop()` is called. No timeout unless given.
+   *
+   * @param fn A self-contained function; watch `this.signal` to stop in time.
+   * @param args Its arguments.
+   * @param options Timeout and abort signal.
+   * @returns Once the task is placed on a runner: its handle.
+   *
+   * @example
+   * ```ts
+   * import { LocalBackend, Pool } from "../mod.ts";
+   * await using pool = new Pool({ backend: new LocalBackend(), max: 1 });
+   * const child = await pool.placeChild(function () {
+   *   return new Promise((resolve) => this.signal.addEventListener("abort", () => resolve("stopped")));
+   * });
+   * await child.stop();
+   * ```
+   */
+  async placeChild<A extends unknown[], R>(
+    fn: ShippableFunction<A, R>,
+    args?: A,
+    options?: CallOptions,
+  ): Promise<ChildHandle<Awaited<R>>> {
+    const target: CallTarget = { kind: "fn", source: functionSource(fn) };
+    const controller = new AbortController();
+    const signal = options?.signal
+      ? AbortSignal.any([options.signal, controller.signal])
+      : controller.signal;
+    const placed = Promise.withResolvers<string>();
+    const done = this.#run(target, args ?? [], {
+      timeout: options?.timeout ?? Infinity,
+      signal,
+    }, placed.resolve) as Promise<Awaited<R>>;
+    done.catch(() => {});
+    const runnerId = await Promise.race([placed.promise, done.then(() => "")]);
+    let finished = false;
+    const settled = done.then(() => {}, () => {}).finally(() => finished = true);
+    return {
+      runnerId,
+      done,
+      stop: async () => {
+        if (!finished) controller.abort(new DOMException("Child stopped", "AbortError"));
+        await settled;
+      },
+    };
+  }
+
+  /**
+   * A typed proxy whose methods run the module's exports on a runner. The
+   * runner imports the same specifier (same-image model: a `file:` specifier
+   * must exist at the same path on the runner).
+   *
+   * @param specifier The module, e.g. `import.meta.resolve("./jobs.ts")`.
+   * @param options Timeout and abort signal for every call through this proxy.
+   * @returns The proxy.
+   *
+   * @example
+   * ```ts ignore
+   * const jobs = pool.module<typeof import("./jobs.ts")>(import.meta.resolve("./jobs.ts"));
+   * const png = await jobs.thumbnail(bytes, { width: 128 });
+   * for await (const frame of jobs.render(video)) console.log(frame);
+   * ```
+   */
+  module<M>(specifier: string | URL, options?: CallOptions): RemoteModule<M> {
+    const spec = specifier instanceof URL ? specifier.href : specifier;
+    if (typeof spec !== "string" || spec === "") {
+      throw new TypeError("Cannot create a module proxy: the specifier must be a non-empty string");
+    }
+    return new Proxy({}, {
+      get: (_, name) => {
+        if (typeof name !== "string" || name === "then") return undefined;
+        return (...args: unknown[]) =>
+          this.#lazyCall({ kind: "module", specifier: spec, name }, args, options ?? {});
+      },
+    }) as RemoteModule<M>;
+  }
+
+  #lazyCall(target: CallTarget, args: unknown[], options: CallOptions) {
+    let started: Promise<unknown> | undefined;
+    const start = () => started ??= this.#run(target, args, options);
+    return {
+      then(onOk?: (v: unknown) => unknown, onErr?: (e: unknown) => unknown) {
+        return start().then(onOk, onErr);
+      },
+      catch(onErr?: (e: unknown) => unknown) {
+        return start().catch(onErr);
+      },
+      finally(onFinally?: () => void) {
+        return start().finally(onFinally);
+      },
+      [Symbol.toStringTag]: "RemoteCall",
+      [Symbol.asyncIterator]() {
+        let inner: AsyncIterator<unknown> | undefined;
+        const get = async () => {
+          if (inner) return inner;
+          const value = await start();
+          if (
+            typeof value !== "object" || value === null ||
+            !(Symbol.asyncIterator in value)
+          ) {
+            throw new TypeError(
+              `Export "${
+                (target as { name: string }).name
+              }" returned a value, not an async iterable`,
+            );
+          }
+          return inner = (value as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+        };
+        return {
+          next: async () => (await get()).next(),
+          return: async () => {
+            if (started === undefined) return { value: undefined, done: true as const };
+            const it = await get().catch(() => undefined);
+            return (await it?.return?.()) ?? { value: undefined, done: true as const };
+          },
+        };
+      },
+    };
+  }
+
+  /**
+   * A snapshot of runners, slots, queue and counters. Holds no secret.
+   *
+   * @returns The snapshot.
+   */
+  stats(): PoolStats {
+    return {
+      runners: this.#runners.size,
+      booting: this.#booting,
+      busySlots: this.#busy,
+      queued: this.#queued,
+      ...this.#stats,
+    };
+  }
+
+  /**
+   * Stops taking calls, lets in-flight calls finish for up to
+   * `shutdownTimeout`, then stops every runner and releases the port.
+   * Queued callers get `PoolClosedError`. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  /** `await using pool = new Pool(...)` closes it at the end of the scope. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  // ---- placement ---------------------------------------------------------
+
+  async #run(
+    target: CallTarget,
+    args: unknown[],
+    options: CallOptions,
+    onPlaced?: (runnerId: string) => void,
+  ): Promise<unknown> {
+    if (this.#closing) throw new PoolClosedError(this.name);
+    if (!Array.isArray(args)) throw new TypeError("Cannot call: args must be an array");
+    const timeout = options.timeout ?? this.#timeout;
+    if (typeof timeout !== "number" || !(timeout > 0)) {
+      throw new RangeError(`Invalid call option "timeout": ${timeout} must be a positive number`);
+    }
+    const signal = options.signal;
+    signal?.throwIfAborted();
+    const body = encodeCallBody(target, args);
+    const deadline = Date.now() + timeout;
+
+    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
+    let waiter: Waiter | undefined;
+    let runner: Runner | undefined;
+    let callId = 0;
+    let settled = false;
+    let timer: Timer | undefined;
+    const finish = (ok: boolean, value: unknown) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+      if (ok) {
+        this.#stats.callsOk++;
+        resolve(value);
+      } else {
+        this.#stats.callsFailed++;
+        reject(value);
+      }
+    };
+    const cancel = (reason: unknown) => {
+      if (settled) return;
+      if (waiter && !waiter.settled) {
+        waiter.settled = true;
+        this.#queued--;
+      }
+      if (runner && callId !== 0) runner.link.cancel(callId, reason);
+      finish(false, reason);
+    };
+    const onAbort = () => cancel(signal!.reason);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    if (Number.isFinite(timeout)) {
+      timer = setTimeout(
+        () => cancel(new TimeoutError(`Call timed out after ${timeout} ms`)),
+        timeout,
+      );
+    }
+
+    try {
+      runner = this.#tryPlace();
+      if (runner === undefined) {
+        const w = Promise.withResolvers<Runner>();
+        waiter = { resolve: w.resolve, reject: w.reject, settled: false };
+        this.#enqueue(waiter);
+        this.#grow();
+        runner = await Promise.race([w.promise, promise.then(() => undefined)]);
+        if (runner === undefined || settled) {
+          // Timed out or aborted while queued; a slot handed over meanwhile goes back.
+          if (runner !== undefined) this.#release(runner);
+          return await promise;
+        }
+      }
+    } catch (err) {
+      finish(false, err);
+      return await promise;
+    }
+
+    const placed = runner;
+    const remaining = Number.isFinite(timeout) ? Math.max(1, deadline - Date.now()) : 0;
+    const call = placed.link.call(body, remaining, () => this.#release(placed));
+    callId = call.id;
+    onPlaced?.(placed.id);
+    call.result.then(
+      (value) => finish(true, value),
+      (err) => finish(false, target.kind === "fn" ? withClosureHint(err) : err),
+    );
+    return await promise;
+  }
+
+  #tryPlace(): Runner | undefined {
+    if (this.#queued > 0) return undefined;
+    const runner = this.#pick();
+    if (runner !== undefined) this.#take(runner);
+    return runner;
+  }
+
+  #pick(): Runner | undefined {
+    let best: Runner | undefined;
+    for (const r of this.#runners) {
+      if (r.stopping || r.link.isClosed) continue;
+      if (this.#singleUse ? r.served > 0 : r.busy >= this.#maxConcurrency) continue;
+      if (best === undefined || r.busy < best.busy) best = r;
+    }
+    return best;
+  }
+
+  #take(runner: Runner): void {
+    runner.busy++;
+    runner.served++;
+    this.#busy++;
+    clearTimeout(runner.idleTimer);
+    runner.idleTimer = undefined;
+  }
+
+  #release(runner: Runner): void {
+    runner.busy--;
+    this.#busy--;
+    if (this.#busy === 0) this.#drained?.resolve();
+    if (runner.busy === 0 && !runner.stopping) {
+      if (this.#singleUse) this.#stopRunner(runner, "single-use");
+      else this.#scheduleIdle(runner);
+    }
+    this.#dispatch();
+  }
+
+  #enqueue(waiter: Waiter): void {
+    this.#queue.push(waiter);
+    this.#queued++;
+  }
+
+  #shiftWaiter(): Waiter | undefined {
+    while (this.#queueHead < this.#queue.length) {
+      const w = this.#queue[this.#queueHead++]!;
+      if (this.#queueHead > 1024 && this.#queueHead * 2 > this.#queue.length) {
+        this.#queue = this.#queue.slice(this.#queueHead);
+        this.#queueHead = 0;
+      }
+      if (!w.settled) return w;
+    }
+    return undefined;
+  }
+
+  #popWaiter(): Waiter | undefined {
+    while (this.#queue.length > this.#queueHead) {
+      const w = this.#queue.pop()!;
+      if (!w.settled) return w;
+    }
+    return undefined;
+  }
+
+  #dispatch(): void {
+    while (this.#queued > 0) {
+      const runner = this.#pick();
+      if (runner === undefined) break;
+      const w = this.#shiftWaiter()!;
+      w.settled = true;
+      this.#queued--;
+      this.#take(runner);
+      w.resolve(runner);
+    }
+    if (this.#queued > 0) this.#grow();
+  }
+
+  #grow(): void {
+    if (this.#closing) return;
+    let pending = this.#booting * this.#perRunner;
+    while (this.#queued > pending && this.#runners.size + this.#booting < this.#max) {
+      this.#boot();
+      pending += this.#perRunner;
+    }
+  }
+
+  #bootToMin(): void {
+    if (this.#closing) return;
+    while (this.#runners.size + this.#booting < this.#min) this.#boot();
+  }
+
+  // ---- runner lifecycle -----------------------------------------------------
+
+  #ensureListener(): Promise<{ listener: ParentListener; dialHost: string }> {
+    this.#listener ??= (async () => {
+      const address = await this.#backend.prepare();
+      const listener = ParentListener.open(address.listenHost, 0, { logger: this.#log });
+      this.#log.info(
+        `pool ${this.name}: listening for runners on ${listener.addr.hostname}:${listener.addr.port} (${this.#backend.name} backend)`,
+      );
+      return { listener, dialHost: address.dialHost };
+    })();
+    return this.#listener;
+  }
+
+  #boot(): void {
+    this.#booting++;
+    this.#stats.boots++;
+    const id = `${this.name}-${crypto.randomUUID().slice(0, 8)}`;
+    const started = Date.now();
+    this.#emit("onGrowStart", { pool: this.name, runnerId: id });
+    this.#log.info(`pool ${this.name}: booting runner ${id}`);
+    const boot = this.#bootRunner(id).then(
+      (runner) => {
+        this.#booting--;
+        this.#consecutiveBootFailures = 0;
+        this.#emit("onGrowEnd", {
+          pool: this.name,
+          runnerId: id,
+          ok: true,
+          durationMs: Date.now() - started,
+        });
+        this.#log.info(`pool ${this.name}: runner ${id} up in ${Date.now() - started} ms`);
+        if (this.#closing) {
+          this.#runners.add(runner);
+          this.#stopRunner(runner, "closed");
+          return;
+        }
+        this.#runners.add(runner);
+        runner.link.closed.then((reason) => this.#runnerGone(runner, reason));
+        this.#dispatch();
+        if (runner.busy === 0) this.#scheduleIdle(runner);
+      },
+      (err) => {
+        this.#booting--;
+        this.#stats.bootFailures++;
+        this.#consecutiveBootFailures++;
+        const error = err instanceof BootError
+          ? err
+          : new BootError(`Cannot boot runner "${id}": ${(err as Error)?.message ?? err}`, {
+            cause: err,
+          });
+        this.#emit("onGrowEnd", {
+          pool: this.name,
+          runnerId: id,
+          ok: false,
+          durationMs: Date.now() - started,
+          error,
+        });
+        this.#log.error(`pool ${this.name}: ${error.message}`);
+        this.#failWaiters(error);
+        this.#scheduleReplace();
+      },
+    );
+    this.#boots.add(boot);
+    boot.finally(() => this.#boots.delete(boot));
+  }
+
+  async #bootRunner(id: string): Promise<Runner> {
+    const { listener, dialHost } = await this.#ensureListener();
+    const secret = generateSecret();
+    const expectation = await listener.expect(id, secret);
+    const controller = new AbortController();
+    const idleBackstop = Math.max(this.#idle, this.#minIdle);
+    const parentEnv = encodeParentEnv({
+      v: PROTOCOL_VERSION,
+      host: dialHost,
+      port: listener.addr.port,
+      id,
+      secret,
+      connectTimeout: this.#bootTimeout,
+      heartbeatInterval: this.#heartbeatInterval,
+      heartbeatTimeout: this.#heartbeatTimeout,
+      // The pool shrinks idle runners itself; the runner's own idle exit is a
+      // backstop that never races the pool's decision.
+      idleTimeout: Number.isFinite(idleBackstop) ? idleBackstop + this.#heartbeatTimeout * 2 : null,
+    });
+    let handle: RunnerHandle | undefined;
+    let timer: Timer | undefined;
+    try {
+      const timedOut = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          controller.abort();
+          reject(
+            new BootError(
+              `Cannot boot runner "${id}": it did not connect within ${this.#bootTimeout} ms`,
+            ),
+          );
+        }, this.#bootTimeout);
+      });
+      handle = await Promise.race([
+        this.#backend.boot({ id, parentEnv, pool: this.name, signal: controller.signal }),
+        timedOut,
+      ]);
+      const started = handle;
+      const conn = await Promise.race([
+        expectation.connection,
+        timedOut,
+        started.exited.then((how) => {
+          throw new BootError(`Cannot boot runner "${id}": it exited before connecting (${how})`);
+        }),
+      ]);
+      const link = new RunnerLink(id, conn, {
+        interval: this.#heartbeatInterval,
+        timeout: this.#heartbeatTimeout,
+      }, this.#log);
+      started.exited.then((how) => link.close(`runner exited: ${how}`));
+      return {
+        id,
+        link,
+        handle: started,
+        busy: 0,
+        served: 0,
+        idleSince: Date.now(),
+        idleTimer: undefined,
+        stopping: false,
+      };
+    } catch (err) {
+      expectation.cancel();
+      controller.abort();
+      if (handle !== undefined) this.#trackStop(this.#backend.stop(handle));
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #failWaiters(error: BootError): void {
+    // Waiters that other pending boots can serve keep waiting; with runners
+    // up, the rest wait for a slot; otherwise they get the boot's error.
+    if (this.#runners.size > 0) return;
+    let excess = this.#queued - this.#booting * this.#perRunner;
+    while (excess-- > 0) {
+      const w = this.#popWaiter();
+      if (w === undefined) break;
+      w.settled = true;
+      this.#queued--;
+      w.reject(error);
+    }
+  }
+
+  #scheduleReplace(): void {
+    if (this.#closing || this.#replaceTimer !== undefined) return;
+    if (this.#runners.size + this.#booting >= this.#min) return;
+    // Back off after failures so a broken image does not spin.
+    const delay = Math.min(30_000, 250 * 2 ** Math.min(this.#consecutiveBootFailures, 7));
+    this.#replaceTimer = setTimeout(() => {
+      this.#replaceTimer = undefined;
+      this.#bootToMin();
+    }, this.#consecutiveBootFailures === 0 ? 0 : delay);
+  }
+
+  #scheduleIdle(runner: Runner): void {
+    runner.idleSince = Date.now();
+    clearTimeout(runner.idleTimer);
+    runner.idleTimer = undefined;
+    const limit = this.#active() > this.#min ? this.#idle : this.#minIdle;
+    if (!Number.isFinite(limit)) return;
+    runner.idleTimer = setTimeout(() => this.#idleCheck(runner), limit);
+  }
+
+  #idleCheck(runner: Runner): void {
+    runner.idleTimer = undefined;
+    if (runner.busy > 0 || runner.stopping || this.#closing) return;
+    const limit = this.#active() > this.#min ? this.#idle : this.#minIdle;
+    if (!Number.isFinite(limit)) return;
+    const idleFor = Date.now() - runner.idleSince;
+    if (idleFor >= limit) {
+      this.#stopRunner(runner, "idle");
+    } else {
+      runner.idleTimer = setTimeout(() => this.#idleCheck(runner), limit - idleFor);
+    }
+  }
+
+  #active(): number {
+    let n = 0;
+    for (const r of this.#runners) if (!r.stopping) n++;
+    return n;
+  }
+
+  #stopRunner(runner: Runner, reason: ShrinkEvent["reason"]): void {
+    if (runner.stopping) return;
+    runner.stopping = true;
+    clearTimeout(runner.idleTimer);
+    this.#emit("onShrink", { pool: this.name, runnerId: runner.id, reason });
+    this.#log.info(`pool ${this.name}: stopping runner ${runner.id} (${reason})`);
+    const stop = (async () => {
+      if (!runner.link.isClosed) {
+        runner.link.shutdown(reason === "closed" ? 0 : this.#shutdownTimeout);
+        let timer: Timer | undefined;
+        await Promise.race([
+          runner.link.closed,
+          new Promise((r) => timer = setTimeout(r, Math.min(this.#shutdownTimeout, 5000))),
+        ]);
+        clearTimeout(timer);
+        runner.link.close(`stopped (${reason})`);
+      }
+      await this.#backend.stop(runner.handle);
+    })().catch((err) => {
+      this.#log.error(`pool ${this.name}: cannot stop runner ${runner.id}: ${err.message}`);
+    });
+    this.#trackStop(stop);
+  }
+
+  #trackStop(stop: Promise<void>): void {
+    const tracked = stop.catch((err) => {
+      this.#log.error(`pool ${this.name}: stopping a runner failed: ${err?.message ?? err}`);
+    });
+    this.#stops.add(tracked);
+    tracked.finally(() => this.#stops.delete(tracked));
+  }
+
+  #runnerGone(runner: Runner, reason: string): void {
+    if (!this.#runners.delete(runner)) return;
+    clearTimeout(runner.idleTimer);
+    if (!runner.stopping) {
+      runner.stopping = true;
+      this.#log.warn(`pool ${this.name}: runner ${runner.id} went away: ${reason}`);
+      this.#emit("onShrink", { pool: this.name, runnerId: runner.id, reason: "exited" });
+      this.#trackStop(this.#backend.stop(runner.handle));
+    }
+    if (this.#closing) return;
+    this.#scheduleReplace();
+    this.#dispatch();
+  }
+
+  #emit<K extends "onGrowStart" | "onGrowEnd" | "onShrink">(
+    hook: K,
+    event: Parameters<NonNullable<PoolOptions[K]>>[0],
+  ): void {
+    try {
+      (this.#hooks[hook] as ((e: typeof event) => void) | undefined)?.(event);
+    } catch (err) {
+      this.#log.error(`pool ${this.name}: ${hook} threw: ${(err as Error).message}`);
+    }
+  }
+
+  async #close(): Promise<void> {
+    clearTimeout(this.#replaceTimer);
+    const closed = new PoolClosedError(this.name);
+    for (let w = this.#shiftWaiter(); w !== undefined; w = this.#shiftWaiter()) {
+      w.settled = true;
+      this.#queued--;
+      w.reject(closed);
+    }
+    if (this.#busy > 0) {
+      this.#drained = Promise.withResolvers<void>();
+      let timer: Timer | undefined;
+      await Promise.race([
+        this.#drained.promise,
+        new Promise((r) => timer = setTimeout(r, this.#shutdownTimeout)),
+      ]);
+      clearTimeout(timer);
+    }
+    while (this.#boots.size > 0) await Promise.allSettled([...this.#boots]);
+    for (const runner of [...this.#runners]) this.#stopRunner(runner, "closed");
+    while (this.#stops.size > 0) await Promise.allSettled([...this.#stops]);
+    this.#runners.clear();
+    if (this.#listener) {
+      const ready = await this.#listener.catch(() => undefined);
+      await ready?.listener.close();
+    }
+    await this.#backend.close?.();
+    this.#log.info(`pool ${this.name}: closed`);
+  }
+}
+
+function withClosureHint(err: unknown): unknown {
+  if (err instanceof RemoteError && err.remoteName === "ReferenceError") {
+    err.message +=
+      " (a function shipped by source cannot use variables from outer scopes; pass them as arguments)";
+  }
+  return err;
+}

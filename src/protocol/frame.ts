@@ -1,0 +1,177 @@
+/**
+ * Frames: the unit on the parent–runner socket.
+ *
+ * A frame is a 4-byte big-endian payload length, a 1-byte type, then the
+ * payload. {@linkcode FrameDecoder} is a pure push parser: feed it whatever the
+ * socket delivered, take whole frames out. It enforces a maximum payload size
+ * before allocating anything, so a hostile length prefix costs nothing.
+ *
+ * @module
+ */
+
+import { ProtocolError } from "./errors.ts";
+
+/** Bytes before the payload: length (4) + type (1). */
+export const FRAME_HEADER_SIZE = 5;
+
+/** One decoded frame. The payload is owned by the receiver (never a view of a reused buffer). */
+export interface Frame {
+  /** The frame type (see `FrameType`). */
+  type: number;
+  /** The payload bytes. */
+  payload: Uint8Array;
+}
+
+/**
+ * Encodes a frame header for a payload of `length` bytes.
+ *
+ * @param type The frame type, 0–255.
+ * @param length The payload length in bytes.
+ * @returns The 5 header bytes.
+ *
+ * @example
+ * ```ts
+ * import { encodeFrameHeader } from "./frame.ts";
+ * console.assert(encodeFrameHeader(7, 3).join() === "0,0,0,3,7");
+ * ```
+ */
+export function encodeFrameHeader(type: number, length: number): Uint8Array {
+  const header = new Uint8Array(FRAME_HEADER_SIZE);
+  writeFrameHeader(header, 0, type, length);
+  return header;
+}
+
+/**
+ * Writes a frame header into `target` at `offset`.
+ *
+ * @param target Where to write.
+ * @param offset The index of the first header byte.
+ * @param type The frame type, 0–255.
+ * @param length The payload length in bytes.
+ */
+export function writeFrameHeader(
+  target: Uint8Array,
+  offset: number,
+  type: number,
+  length: number,
+): void {
+  if (!Number.isInteger(length) || length < 0 || length > 0xffffffff) {
+    throw new RangeError(`Cannot encode frame: payload length ${length} is out of range`);
+  }
+  target[offset] = length >>> 24;
+  target[offset + 1] = (length >>> 16) & 0xff;
+  target[offset + 2] = (length >>> 8) & 0xff;
+  target[offset + 3] = length & 0xff;
+  target[offset + 4] = type;
+}
+
+/**
+ * Incremental frame parser.
+ *
+ * @example
+ * ```ts
+ * import { encodeFrameHeader, FrameDecoder } from "./frame.ts";
+ * const d = new FrameDecoder({ maxPayload: 16 });
+ * d.push(encodeFrameHeader(1, 2));
+ * d.push(new Uint8Array([9, 9]));
+ * const f = d.next();
+ * console.assert(f?.type === 1 && f.payload.length === 2);
+ * ```
+ */
+export class FrameDecoder {
+  #maxPayload: number;
+  #pending: Uint8Array = new Uint8Array(0);
+  /** Payload being filled for a frame whose header is read. */
+  #body: Uint8Array | undefined;
+  #bodyType = 0;
+  #bodyFilled = 0;
+  #ready: Frame[] = [];
+  #readIndex = 0;
+
+  /**
+   * @param options `maxPayload`: largest accepted payload in bytes.
+   */
+  constructor(options: { maxPayload: number }) {
+    this.#maxPayload = options.maxPayload;
+  }
+
+  /** Changes the size limit (the handshake uses a small one, the link a large one). */
+  set maxPayload(value: number) {
+    this.#maxPayload = value;
+  }
+
+  /** Bytes received but not yet part of a returned frame. */
+  get buffered(): number {
+    return this.#pending.length + this.#bodyFilled;
+  }
+
+  /**
+   * Feeds bytes. The decoder copies what it keeps, so the caller may reuse `chunk`.
+   *
+   * @param chunk Bytes as the socket delivered them.
+   * @throws {ProtocolError} When a frame announces a payload over the limit.
+   */
+  push(chunk: Uint8Array): void {
+    let data = chunk;
+    if (this.#body !== undefined) {
+      const need = this.#body.length - this.#bodyFilled;
+      const take = Math.min(need, data.length);
+      this.#body.set(data.subarray(0, take), this.#bodyFilled);
+      this.#bodyFilled += take;
+      data = data.subarray(take);
+      if (this.#bodyFilled < this.#body.length) return;
+      this.#ready.push({ type: this.#bodyType, payload: this.#body });
+      this.#body = undefined;
+      this.#bodyFilled = 0;
+    }
+    if (this.#pending.length > 0 && data.length > 0) {
+      const joined = new Uint8Array(this.#pending.length + data.length);
+      joined.set(this.#pending);
+      joined.set(data, this.#pending.length);
+      data = joined;
+      this.#pending = new Uint8Array(0);
+    } else if (data.length === 0) {
+      return;
+    }
+    let pos = 0;
+    while (data.length - pos >= FRAME_HEADER_SIZE) {
+      const length = ((data[pos]! << 24) >>> 0) + (data[pos + 1]! << 16) +
+        (data[pos + 2]! << 8) + data[pos + 3]!;
+      const type = data[pos + 4]!;
+      if (length > this.#maxPayload) {
+        throw new ProtocolError(
+          `Frame payload of ${length} bytes exceeds the limit of ${this.#maxPayload}`,
+        );
+      }
+      const start = pos + FRAME_HEADER_SIZE;
+      const available = data.length - start;
+      if (available >= length) {
+        this.#ready.push({ type, payload: data.slice(start, start + length) });
+        pos = start + length;
+        continue;
+      }
+      // Incomplete payload: allocate it once and fill it from later chunks.
+      this.#body = new Uint8Array(length);
+      this.#body.set(data.subarray(start));
+      this.#bodyFilled = available;
+      this.#bodyType = type;
+      return;
+    }
+    if (pos < data.length) this.#pending = data.slice(pos);
+  }
+
+  /**
+   * Takes the next whole frame.
+   *
+   * @returns The frame, or `undefined` when more bytes are needed.
+   */
+  next(): Frame | undefined {
+    if (this.#readIndex >= this.#ready.length) return undefined;
+    const frame = this.#ready[this.#readIndex++]!;
+    if (this.#readIndex === this.#ready.length) {
+      this.#ready = [];
+      this.#readIndex = 0;
+    }
+    return frame;
+  }
+}

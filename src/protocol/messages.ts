@@ -1,0 +1,238 @@
+/**
+ * Messages between parent and runner: one frame each, the frame type says
+ * which, the payload is a codec-encoded array.
+ *
+ * @module
+ */
+
+import { decodeValue, encodeValue } from "./codec.ts";
+import { ProtocolError } from "./errors.ts";
+
+/** Frame types. Handshake types come first; the rest need an authenticated link. */
+export const FrameType = {
+  Hello: 1,
+  Challenge: 2,
+  Proof: 3,
+  Welcome: 4,
+  /** parent → runner: run something. */
+  Call: 10,
+  /** runner → parent: a call's value. */
+  Result: 11,
+  /** runner → parent: a call threw. */
+  Error: 12,
+  /** parent → runner: stop a call (timeout, abort, early `break`). */
+  Cancel: 13,
+  /** runner → parent: the call returned an async iterable; this is one value. */
+  StreamChunk: 14,
+  /** runner → parent: the stream ended. */
+  StreamEnd: 15,
+  /** parent → runner: credit for `n` more stream values (back-pressure). */
+  StreamPull: 16,
+  Ping: 20,
+  Pong: 21,
+  /** parent → runner: finish or cancel in-flight work within `graceMs`, then exit. */
+  Shutdown: 22,
+} as const;
+
+/** What a call runs: shipped function source, or a module export. */
+export type CallTarget =
+  | { kind: "fn"; source: string }
+  | { kind: "module"; specifier: string; name: string };
+
+/** A call request. */
+export interface CallMessage {
+  /** Call id, unique per link. */
+  id: number;
+  /** What to run. */
+  target: CallTarget;
+  /** The arguments. */
+  args: unknown[];
+  /** Milliseconds the runner lets it run before aborting it (`0`: no limit). */
+  timeout: number;
+}
+
+/** An error as it crosses the wire. */
+export interface WireError {
+  /** The error's `name`. */
+  name: string;
+  /** The error's `message`. */
+  message: string;
+  /** The remote stack, if any. */
+  stack?: string;
+  /** The cause, serialized the same way. */
+  cause?: WireError | { value: unknown };
+}
+
+/** Bytes before a call's body: id (u32) and timeout in ms (u32, 0 = none). */
+export const CALL_HEADER_SIZE = 8;
+
+/**
+ * Encodes what to run and the arguments, once, before a runner is chosen: an
+ * argument that cannot cross throws `DataCloneError` before anything is sent
+ * or booted.
+ *
+ * @param target What to run.
+ * @param args The arguments.
+ * @returns The body parts; send them after {@linkcode encodeCallHeader}.
+ */
+export function encodeCallBody(target: CallTarget, args: readonly unknown[]): Uint8Array[] {
+  return target.kind === "fn"
+    ? encodeValue([0, target.source, args])
+    : encodeValue([1, target.specifier, args, target.name]);
+}
+
+/**
+ * Encodes the per-send part of a call.
+ *
+ * @param id The call id.
+ * @param timeout Milliseconds the runner allows (`0`: no limit; capped at 2^32-1).
+ * @returns The 8 header bytes.
+ */
+export function encodeCallHeader(id: number, timeout: number): Uint8Array {
+  const header = new Uint8Array(CALL_HEADER_SIZE);
+  const view = new DataView(header.buffer);
+  view.setUint32(0, id >>> 0);
+  view.setUint32(
+    4,
+    Number.isFinite(timeout) ? Math.min(Math.max(0, Math.ceil(timeout)), 0xffffffff) : 0,
+  );
+  return header;
+}
+
+function fail(what: string): never {
+  throw new ProtocolError(`Malformed ${what} message`);
+}
+
+/**
+ * Decodes a call payload.
+ *
+ * @param payload The frame payload.
+ * @returns The call.
+ * @throws {ProtocolError} When it is not a well-formed call.
+ */
+export function decodeCall(payload: Uint8Array): CallMessage {
+  if (payload.length < CALL_HEADER_SIZE) fail("call");
+  const view = new DataView(payload.buffer, payload.byteOffset, CALL_HEADER_SIZE);
+  const id = view.getUint32(0);
+  const timeout = view.getUint32(4);
+  const v = decodeValue(payload.subarray(CALL_HEADER_SIZE));
+  if (!Array.isArray(v) || (v.length !== 3 && v.length !== 4)) fail("call");
+  const [kind, text, args, name] = v as unknown[];
+  if (typeof text !== "string" || !Array.isArray(args)) fail("call");
+  if (kind === 0) return { id, target: { kind: "fn", source: text }, args, timeout };
+  if (kind === 1 && typeof name === "string") {
+    return { id, target: { kind: "module", specifier: text, name }, args, timeout };
+  }
+  fail("call");
+}
+
+/**
+ * Encodes `[id, value]` (results and stream chunks).
+ *
+ * @param id The call id.
+ * @param value The value.
+ * @returns The payload parts.
+ */
+export function encodeIdValue(id: number, value: unknown): Uint8Array[] {
+  return encodeValue([id, value]);
+}
+
+/**
+ * Decodes `[id, value]`.
+ *
+ * @param payload The frame payload.
+ * @returns The id and value.
+ */
+export function decodeIdValue(payload: Uint8Array): [number, unknown] {
+  const v = decodeValue(payload);
+  if (!Array.isArray(v) || v.length !== 2 || typeof v[0] !== "number") fail("result");
+  return [v[0], v[1]];
+}
+
+/**
+ * Encodes `[id]` or `[id, n]` (cancel, stream end, stream pull).
+ *
+ * @param id The call id.
+ * @param n An optional count.
+ * @returns The payload parts.
+ */
+export function encodeId(id: number, n?: number): Uint8Array[] {
+  return encodeValue(n === undefined ? [id] : [id, n]);
+}
+
+/**
+ * Decodes `[id]` or `[id, n]`.
+ *
+ * @param payload The frame payload.
+ * @returns The id and count (`0` when absent).
+ */
+export function decodeId(payload: Uint8Array): [number, number] {
+  const v = decodeValue(payload);
+  if (!Array.isArray(v) || typeof v[0] !== "number") fail("id");
+  return [v[0], typeof v[1] === "number" ? v[1] : 0];
+}
+
+/**
+ * Turns anything thrown into a {@linkcode WireError} (name, message, stack, cause chain).
+ *
+ * @param err What was thrown.
+ * @param depth How many causes deep this is (bounded, causes can cycle).
+ * @returns The wire form.
+ */
+export function toWireError(err: unknown, depth = 0): WireError {
+  if (err instanceof Error || (typeof err === "object" && err !== null && "message" in err)) {
+    const e = err as Error;
+    const out: WireError = {
+      name: String(e.name ?? "Error"),
+      message: String(e.message ?? ""),
+    };
+    if (typeof e.stack === "string") out.stack = e.stack;
+    if (e.cause !== undefined && depth < 8) {
+      out.cause = e.cause instanceof Error ? toWireError(e.cause, depth + 1) : safeValue(e.cause);
+    }
+    return out;
+  }
+  return { name: "Error", message: `Non-error thrown: ${describe(err)}` };
+}
+
+function safeValue(v: unknown): { value: unknown } {
+  try {
+    encodeValue(v);
+    return { value: v };
+  } catch {
+    return { value: describe(v) };
+  }
+}
+
+function describe(v: unknown): string {
+  try {
+    return typeof v === "string" ? JSON.stringify(v) : String(v);
+  } catch {
+    return Object.prototype.toString.call(v);
+  }
+}
+
+/**
+ * Encodes `[id, wireError]`.
+ *
+ * @param id The call id.
+ * @param err What was thrown.
+ * @returns The payload parts.
+ */
+export function encodeError(id: number, err: unknown): Uint8Array[] {
+  return encodeValue([id, toWireError(err)]);
+}
+
+/**
+ * Decodes `[id, wireError]`.
+ *
+ * @param payload The frame payload.
+ * @returns The id and error.
+ */
+export function decodeError(payload: Uint8Array): [number, WireError] {
+  const v = decodeValue(payload);
+  if (!Array.isArray(v) || typeof v[0] !== "number") fail("error");
+  const e = v[1] as WireError;
+  if (typeof e !== "object" || e === null || typeof e.message !== "string") fail("error");
+  return [v[0], e];
+}

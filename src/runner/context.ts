@@ -1,0 +1,22 @@
+/**
+ * What a function running on a runner receives as `this`.
+ *
+ * @example
+ * ```ts
+ * import type { CallContext } from "./context.ts";
+ * async function slow(this: CallContext, ms: number): Promise<string> {
+ *   await new Promise((r) => setTimeout(r, ms));
+ *   return this.signal.aborted ? "cancelled" : "done";
+ * }
+ * ```
+ *
+ * @module
+ */
+
+/** The per-call context bound as `this` (use a `function`, not an arrow, to read it). */
+export interface CallContext {
+  /** Aborted when the caller times out, aborts, breaks out of a stream, or the runner shuts down. */
+  readonly signal: AbortSignal;
+  /** The runner's id. */
+  readonly runnerId: string;
+}

@@ -1,0 +1,213 @@
+/**
+ * The runner's life: connect back to the parent before the boot deadline,
+ * authenticate, execute calls until the Terminator says stop.
+ *
+ * @module
+ */
+
+import type { Timer } from "../util/timer.ts";
+import { connectTcp, type Socket } from "../transport.ts";
+import { FrameConnection } from "../protocol/connection.ts";
+import {
+  authenticateToParent,
+  HANDSHAKE_MAX_PAYLOAD,
+  importSecret,
+} from "../protocol/handshake.ts";
+import { decodeCall, decodeId, FrameType } from "../protocol/messages.ts";
+import { decodeParentEnv, type ParentEnv } from "../protocol/parent_env.ts";
+import { type Logger, silentLogger } from "../util/logger.ts";
+import { Executor } from "./executor.ts";
+import { type ExitReason, Terminator } from "./terminator.ts";
+
+/** Largest frame payload on an authenticated link (1 GiB). */
+export const MAX_PAYLOAD = 1024 * 1024 * 1024;
+
+/** How a runner ended. */
+export interface RunnerExit {
+  /** Process exit code: 0 for a normal end, non-zero for a failure. */
+  code: number;
+  /** What happened, for logs. */
+  reason: ExitReason | "connect-failed" | "auth-failed" | "invalid-env";
+  /** Details (never the secret). */
+  message: string;
+}
+
+/** Options for {@linkcode runRunner}. */
+export interface RunRunnerOptions {
+  /** Where runner logs go. @default silent */
+  logger?: Logger;
+  /** Aborting it stops the runner (in-process runners). */
+  signal?: AbortSignal;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function connectBefore(env: ParentEnv, deadline: number, signal?: AbortSignal) {
+  let delay = 25;
+  let lastError: unknown;
+  while (Date.now() < deadline && !signal?.aborted) {
+    try {
+      return await connectTcp(env.host, env.port);
+    } catch (err) {
+      lastError = err;
+      await sleep(Math.min(delay, Math.max(0, deadline - Date.now())));
+      delay = Math.min(delay * 2, 500);
+    }
+  }
+  throw lastError ?? new Error("Stopped before connecting");
+}
+
+function withDeadline<T>(p: Promise<T>, ms: number, onTimeout: () => void): Promise<T> {
+  let timer: Timer | undefined;
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        onTimeout();
+        reject(new Error(`Timed out after ${ms} ms`));
+      }, Math.max(0, ms));
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Runs a runner until it must exit.
+ *
+ * @param parentEnv The `FLAME_PARENT` value.
+ * @param options Logger and stop signal.
+ * @returns How it ended; `runner.ts` exits the process with `code`.
+ *
+ * @example
+ * ```ts
+ * import { runRunner } from "./main.ts";
+ * const exit = await runRunner("");
+ * console.assert(exit.code !== 0 && exit.reason === "invalid-env");
+ * ```
+ */
+export async function runRunner(
+  parentEnv: string,
+  options: RunRunnerOptions = {},
+): Promise<RunnerExit> {
+  const log = options.logger ?? silentLogger;
+  let env: ParentEnv;
+  try {
+    env = decodeParentEnv(parentEnv);
+  } catch (err) {
+    return { code: 2, reason: "invalid-env", message: (err as Error).message };
+  }
+  const started = Date.now();
+  const deadline = started + env.connectTimeout;
+  const key = await importSecret(env.secret);
+  let socket: Socket;
+  try {
+    socket = await connectBefore(env, deadline, options.signal);
+  } catch (err) {
+    return {
+      code: 3,
+      reason: "connect-failed",
+      message: `Cannot connect to parent ${env.host}:${env.port} within ${env.connectTimeout} ms: ${
+        (err as Error).message
+      }`,
+    };
+  }
+  const conn = new FrameConnection(socket, { maxPayload: HANDSHAKE_MAX_PAYLOAD });
+  try {
+    await withDeadline(
+      authenticateToParent(conn, env.id, key),
+      deadline - Date.now(),
+      () => conn.close(),
+    );
+  } catch (err) {
+    conn.close();
+    return {
+      code: 4,
+      reason: "auth-failed",
+      message: `Cannot authenticate: ${(err as Error).message}`,
+    };
+  }
+  conn.maxPayload = MAX_PAYLOAD;
+  log.info(`runner ${env.id}: connected to ${env.host}:${env.port} in ${Date.now() - started} ms`);
+  return await serve(conn, env, log, options.signal);
+}
+
+function serve(
+  conn: FrameConnection,
+  env: ParentEnv,
+  log: Logger,
+  signal: AbortSignal | undefined,
+): Promise<RunnerExit> {
+  const { promise, resolve } = Promise.withResolvers<RunnerExit>();
+  let graceTimer: Timer | undefined;
+  let shuttingDown = false;
+  const finish = (reason: ExitReason) => {
+    clearTimeout(graceTimer);
+    signal?.removeEventListener("abort", onAbort);
+    executor.cancelAll(new DOMException(`Runner exiting: ${reason}`, "AbortError"));
+    conn.flushed().finally(() => {
+      conn.close();
+      log.info(`runner ${env.id}: exiting (${reason})`);
+      resolve({ code: 0, reason, message: reason });
+    });
+  };
+  const terminator = new Terminator({
+    heartbeatInterval: env.heartbeatInterval,
+    heartbeatTimeout: env.heartbeatTimeout,
+    idleTimeout: env.idleTimeout,
+    sendHeartbeat: () => conn.send(FrameType.Ping),
+    onExit: finish,
+  });
+  const executor = new Executor(conn, env.id, (busy) => {
+    terminator.busyChanged(busy);
+    if (busy === 0 && shuttingDown) terminator.exit("shutdown");
+  });
+  const onAbort = () => terminator.exit("stopped");
+  signal?.addEventListener("abort", onAbort, { once: true });
+  if (signal?.aborted) onAbort();
+
+  (async () => {
+    try {
+      while (true) {
+        const frame = await conn.readFrame();
+        if (frame === null) break;
+        terminator.heard();
+        switch (frame.type) {
+          case FrameType.Call:
+            if (!shuttingDown) executor.start(decodeCall(frame.payload));
+            break;
+          case FrameType.Cancel:
+            executor.cancel(
+              decodeId(frame.payload)[0],
+              new DOMException("The caller cancelled the call", "AbortError"),
+            );
+            break;
+          case FrameType.StreamPull: {
+            const [id, n] = decodeId(frame.payload);
+            executor.grant(id, n);
+            break;
+          }
+          case FrameType.Ping:
+            conn.send(FrameType.Pong);
+            break;
+          case FrameType.Pong:
+            break;
+          case FrameType.Shutdown: {
+            shuttingDown = true;
+            const [grace] = decodeId(frame.payload);
+            if (executor.busy === 0) {
+              terminator.exit("shutdown");
+            } else {
+              graceTimer = setTimeout(() => terminator.exit("shutdown"), grace);
+            }
+            break;
+          }
+          default:
+            log.warn(`runner ${env.id}: ignoring unknown frame type ${frame.type}`);
+        }
+      }
+    } catch (err) {
+      log.error(`runner ${env.id}: link failed: ${(err as Error).message}`);
+    }
+    terminator.exit("parent-closed");
+  })();
+  return promise;
+}

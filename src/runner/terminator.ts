@@ -1,0 +1,96 @@
+/**
+ * The Terminator decides when a runner must exit: the parent went silent
+ * (no frame within the heartbeat timeout — also catches a half-open socket),
+ * the runner has been idle too long, or the parent asked it to shut down and
+ * the grace period ran out. Whatever killed the parent, the runner is gone
+ * within the heartbeat timeout.
+ *
+ * @module
+ */
+
+import type { Timer } from "../util/timer.ts";
+/** Why a runner is exiting. */
+export type ExitReason =
+  | "parent-closed"
+  | "heartbeat-timeout"
+  | "idle"
+  | "shutdown"
+  | "stopped";
+
+/** Terminator timings (milliseconds). */
+export interface TerminatorOptions {
+  /** How often to send a heartbeat. */
+  heartbeatInterval: number;
+  /** Silence after which the parent counts as dead. */
+  heartbeatTimeout: number;
+  /** Idle time before exiting on its own; `null`: never. */
+  idleTimeout: number | null;
+  /** Sends one heartbeat. */
+  sendHeartbeat: () => void;
+  /** Called once with the reason when the runner must stop. */
+  onExit: (reason: ExitReason) => void;
+}
+
+/** Watches heartbeats and idleness for one runner link. */
+export class Terminator {
+  #opts: TerminatorOptions;
+  #lastHeard = Date.now();
+  #tick: Timer;
+  #idleTimer: Timer | undefined;
+  #done = false;
+
+  /**
+   * @param options Timings and hooks.
+   */
+  constructor(options: TerminatorOptions) {
+    this.#opts = options;
+    this.#tick = setInterval(() => this.#check(), options.heartbeatInterval);
+    this.busyChanged(0);
+  }
+
+  /** Records that a frame arrived from the parent. */
+  heard(): void {
+    this.#lastHeard = Date.now();
+  }
+
+  /**
+   * Starts or cancels the idle countdown.
+   *
+   * @param busy Calls running now.
+   */
+  busyChanged(busy: number): void {
+    if (this.#done) return;
+    if (busy > 0) {
+      clearTimeout(this.#idleTimer);
+      this.#idleTimer = undefined;
+    } else if (this.#idleTimer === undefined && this.#opts.idleTimeout !== null) {
+      this.#idleTimer = setTimeout(() => this.exit("idle"), this.#opts.idleTimeout);
+    }
+  }
+
+  /**
+   * Stops watching and reports the reason (first call wins).
+   *
+   * @param reason Why.
+   */
+  exit(reason: ExitReason): void {
+    if (this.#done) return;
+    this.dispose();
+    this.#opts.onExit(reason);
+  }
+
+  /** Stops every timer without reporting. */
+  dispose(): void {
+    this.#done = true;
+    clearInterval(this.#tick);
+    clearTimeout(this.#idleTimer);
+  }
+
+  #check(): void {
+    if (Date.now() - this.#lastHeard > this.#opts.heartbeatTimeout) {
+      this.exit("heartbeat-timeout");
+      return;
+    }
+    this.#opts.sendHeartbeat();
+  }
+}

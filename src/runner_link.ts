@@ -1,0 +1,324 @@
+/**
+ * The parent side of one authenticated runner connection: in-flight calls,
+ * streams with credit-based back-pressure, heartbeats, and the end of the link.
+ *
+ * @module
+ */
+
+import type { Timer } from "./util/timer.ts";
+import { RemoteError, RunnerExitedError } from "./errors.ts";
+import type { FrameConnection } from "./protocol/connection.ts";
+import {
+  decodeError,
+  decodeId,
+  decodeIdValue,
+  encodeCallHeader,
+  encodeId,
+  FrameType,
+} from "./protocol/messages.ts";
+import { STREAM_WINDOW } from "./runner/executor.ts";
+import type { Logger } from "./util/logger.ts";
+
+/** Heartbeat timings (milliseconds). */
+export interface HeartbeatOptions {
+  /** How often each side sends a ping. */
+  interval: number;
+  /** Silence after which the peer is dead. */
+  timeout: number;
+}
+
+interface Pending {
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+  done: () => void;
+  stream: RemoteStream | undefined;
+}
+
+/** One runner connection, owned by the pool. */
+export class RunnerLink {
+  readonly id: string;
+  #conn: FrameConnection;
+  #log: Logger;
+  #nextId = 1;
+  #pending = new Map<number, Pending>();
+  #lastHeard = Date.now();
+  #tick: Timer;
+  #closeReason: string | undefined;
+  #closed = Promise.withResolvers<string>();
+
+  /**
+   * @param id The runner id.
+   * @param conn The authenticated connection (owned from now on).
+   * @param heartbeat Heartbeat timings.
+   * @param log Where to log.
+   */
+  constructor(id: string, conn: FrameConnection, heartbeat: HeartbeatOptions, log: Logger) {
+    this.id = id;
+    this.#conn = conn;
+    this.#log = log;
+    this.#tick = setInterval(() => {
+      if (Date.now() - this.#lastHeard > heartbeat.timeout) {
+        this.close(`no heartbeat for ${heartbeat.timeout} ms`);
+      } else {
+        this.#conn.send(FrameType.Ping);
+      }
+    }, heartbeat.interval);
+    this.#readLoop();
+  }
+
+  /** Resolves with the reason once the link has ended. */
+  get closed(): Promise<string> {
+    return this.#closed.promise;
+  }
+
+  /** Whether the link has ended. */
+  get isClosed(): boolean {
+    return this.#closeReason !== undefined;
+  }
+
+  /**
+   * Sends a call.
+   *
+   * @param body What to run and the arguments, from `encodeCallBody()`.
+   * @param timeout Milliseconds the runner allows (`0`: none).
+   * @param done Called exactly once when the call no longer occupies the runner.
+   * @returns The call id and the result promise (a stream resolves to an `AsyncIterable`).
+   */
+  call(
+    body: readonly Uint8Array[],
+    timeout: number,
+    done: () => void,
+  ): { id: number; result: Promise<unknown> } {
+    if (this.#closeReason !== undefined) {
+      done();
+      return {
+        id: 0,
+        result: Promise.reject(new RunnerExitedError(this.id, this.#closeReason)),
+      };
+    }
+    const id = this.#nextId++;
+    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
+    let finished = false;
+    this.#pending.set(id, {
+      resolve,
+      reject,
+      stream: undefined,
+      done: () => {
+        if (finished) return;
+        finished = true;
+        this.#pending.delete(id);
+        done();
+      },
+    });
+    this.#conn.send(FrameType.Call, [encodeCallHeader(id, timeout), ...body]);
+    return { id, result: promise };
+  }
+
+  /**
+   * Cancels a call: the runner aborts it; the caller's promise rejects with `reason`.
+   *
+   * @param id The call id.
+   * @param reason What the caller sees.
+   */
+  cancel(id: number, reason: unknown): void {
+    const p = this.#pending.get(id);
+    if (p === undefined) return;
+    this.#conn.send(FrameType.Cancel, encodeId(id));
+    p.reject(reason);
+    p.stream?.fail(reason);
+    p.done();
+  }
+
+  /**
+   * Asks the runner to finish its work within `graceMs` and exit.
+   *
+   * @param graceMs The grace period.
+   */
+  shutdown(graceMs: number): void {
+    this.#conn.send(FrameType.Shutdown, encodeId(Math.max(0, Math.round(graceMs))));
+  }
+
+  /** Calls in flight on this link. */
+  get inFlight(): number {
+    return this.#pending.size;
+  }
+
+  /**
+   * Ends the link: every in-flight call rejects with `RunnerExitedError`.
+   *
+   * @param reason Why.
+   */
+  close(reason: string): void {
+    if (this.#closeReason !== undefined) return;
+    this.#closeReason = reason;
+    clearInterval(this.#tick);
+    this.#conn.close();
+    for (const p of [...this.#pending.values()]) {
+      const err = new RunnerExitedError(this.id, reason);
+      p.reject(err);
+      p.stream?.fail(err);
+      p.done();
+    }
+    this.#closed.resolve(reason);
+  }
+
+  async #readLoop(): Promise<void> {
+    let reason = "connection closed";
+    try {
+      while (true) {
+        const frame = await this.#conn.readFrame();
+        if (frame === null) break;
+        this.#lastHeard = Date.now();
+        this.#handle(frame.type, frame.payload);
+      }
+    } catch (err) {
+      reason = `protocol error: ${(err as Error).message}`;
+      this.#log.warn(`runner ${this.id}: ${reason}`);
+    }
+    this.close(reason);
+  }
+
+  #handle(type: number, payload: Uint8Array): void {
+    switch (type) {
+      case FrameType.Result: {
+        const [id, value] = decodeIdValue(payload);
+        const p = this.#pending.get(id);
+        if (p === undefined) return;
+        p.resolve(value);
+        p.done();
+        return;
+      }
+      case FrameType.Error: {
+        const [id, wire] = decodeError(payload);
+        const p = this.#pending.get(id);
+        if (p === undefined) return;
+        const err = new RemoteError(wire);
+        if (p.stream) p.stream.fail(err);
+        else p.reject(err);
+        p.done();
+        return;
+      }
+      case FrameType.StreamChunk: {
+        const [id, value] = decodeIdValue(payload);
+        const p = this.#pending.get(id);
+        if (p === undefined) return;
+        if (p.stream === undefined) {
+          p.stream = new RemoteStream(
+            (n) => this.#conn.send(FrameType.StreamPull, encodeId(id, n)),
+            () => this.cancel(id, undefined),
+          );
+          p.resolve(p.stream);
+        }
+        p.stream.push(value);
+        return;
+      }
+      case FrameType.StreamEnd: {
+        const [id] = decodeId(payload);
+        const p = this.#pending.get(id);
+        if (p === undefined) return;
+        if (p.stream === undefined) {
+          p.stream = new RemoteStream(() => {}, () => {});
+          p.resolve(p.stream);
+        }
+        p.stream.end();
+        p.done();
+        return;
+      }
+      case FrameType.Ping:
+        this.#conn.send(FrameType.Pong);
+        return;
+      case FrameType.Pong:
+        return;
+      default:
+        this.#log.warn(`runner ${this.id}: ignoring unexpected frame type ${type}`);
+    }
+  }
+}
+
+/**
+ * The values of a remote async generator, pulled with back-pressure: the
+ * runner may run at most {@linkcode STREAM_WINDOW} values ahead of the consumer.
+ * Breaking out of `for await` cancels the remote generator.
+ */
+export class RemoteStream implements AsyncIterableIterator<unknown> {
+  #values: unknown[] = [];
+  #head = 0;
+  #ended = false;
+  #error: { err: unknown } | undefined;
+  #waiter: PromiseWithResolvers<void> | undefined;
+  #consumed = 0;
+  #grant: (n: number) => void;
+  #cancel: () => void;
+
+  /**
+   * @param grant Sends credit for `n` more values.
+   * @param cancel Cancels the remote call.
+   */
+  constructor(grant: (n: number) => void, cancel: () => void) {
+    this.#grant = grant;
+    this.#cancel = cancel;
+  }
+
+  /** @param value A value from the runner. */
+  push(value: unknown): void {
+    this.#values.push(value);
+    this.#wake();
+  }
+
+  /** The runner finished the stream. */
+  end(): void {
+    this.#ended = true;
+    this.#wake();
+  }
+
+  /** @param err Why the stream failed. */
+  fail(err: unknown): void {
+    if (this.#ended) return;
+    this.#error = { err };
+    this.#ended = true;
+    this.#wake();
+  }
+
+  #wake(): void {
+    const w = this.#waiter;
+    this.#waiter = undefined;
+    w?.resolve();
+  }
+
+  /** Takes the next value. */
+  async next(): Promise<IteratorResult<unknown>> {
+    while (true) {
+      if (this.#head < this.#values.length) {
+        const value = this.#values[this.#head];
+        this.#values[this.#head++] = undefined;
+        if (this.#head === this.#values.length) {
+          this.#values = [];
+          this.#head = 0;
+        }
+        if (++this.#consumed >= STREAM_WINDOW / 2) {
+          this.#grant(this.#consumed);
+          this.#consumed = 0;
+        }
+        return { value, done: false };
+      }
+      if (this.#error) throw this.#error.err;
+      if (this.#ended) return { value: undefined, done: true };
+      this.#waiter = Promise.withResolvers<void>();
+      await this.#waiter.promise;
+    }
+  }
+
+  /** Stops early: the remote generator is cancelled. */
+  return(): Promise<IteratorResult<unknown>> {
+    if (!this.#ended) {
+      this.#ended = true;
+      this.#cancel();
+    }
+    this.#values = [];
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+}
