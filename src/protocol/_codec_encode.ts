@@ -94,9 +94,7 @@ function describeUnclonable(value: object): string {
   const ctor = typeof proto === "object" && proto !== null
     ? Object.getOwnPropertyDescriptor(proto, "constructor")?.value
     : undefined;
-  const name = typeof ctor === "function" && ctor.name
-    ? ctor.name
-    : "(anonymous)";
+  const name = typeof ctor === "function" && ctor.name ? ctor.name : "(anonymous)";
   return `instances of class "${name}" cannot cross the wire (only plain objects, arrays and built-in value types can)`;
 }
 

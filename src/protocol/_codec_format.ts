@@ -119,16 +119,15 @@ export const VIEW_KIND_BY_NAME: ReadonlyMap<string, number> = new Map(
 );
 
 /** Error constructors that are rebuilt by name; any other name becomes an `Error` with that name. */
-export const ERROR_CONSTRUCTORS: ReadonlyMap<string, ErrorConstructor> =
-  new Map<
-    string,
-    ErrorConstructor
-  >([
-    ["Error", Error],
-    ["EvalError", EvalError],
-    ["RangeError", RangeError],
-    ["ReferenceError", ReferenceError],
-    ["SyntaxError", SyntaxError],
-    ["TypeError", TypeError],
-    ["URIError", URIError],
-  ]);
+export const ERROR_CONSTRUCTORS: ReadonlyMap<string, ErrorConstructor> = new Map<
+  string,
+  ErrorConstructor
+>([
+  ["Error", Error],
+  ["EvalError", EvalError],
+  ["RangeError", RangeError],
+  ["ReferenceError", ReferenceError],
+  ["SyntaxError", SyntaxError],
+  ["TypeError", TypeError],
+  ["URIError", URIError],
+]);

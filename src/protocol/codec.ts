@@ -128,7 +128,8 @@ function encodeJson(value: unknown): Uint8Array[] {
 function formatPath(segments: readonly string[]): string {
   let path = "";
   for (let i = segments.length - 1; i >= 0; i--) path += segments[i];
-  return path.startsWith(".") ? path.slice(1) : path;
+  // A leading property access reads better without its dot ("args[1]").
+  return path.startsWith(".") && !path.startsWith(".get(") ? path.slice(1) : path;
 }
 
 /**
@@ -256,8 +257,6 @@ export function decodeValue(bytes: Uint8Array): unknown {
     throw new ProtocolError("Cannot decode value: empty input");
   }
   throw new ProtocolError(
-    `Cannot decode value: unknown format byte 0x${
-      format.toString(16).padStart(2, "0")
-    }`,
+    `Cannot decode value: unknown format byte 0x${format.toString(16).padStart(2, "0")}`,
   );
 }
