@@ -1,0 +1,932 @@
+/**
+ * The Docker Engine API client: typed calls over a pool of keep-alive
+ * HTTP/1.1 connections to the engine's unix (or tcp) socket.
+ *
+ * @module
+ */
+
+import { CallScope } from "./_scope.ts";
+import { connectEndpoint, HttpConnection, StaleConnectionError } from "./connection.ts";
+import { DockerConnectionError, DockerError, DockerProtocolError } from "./errors.ts";
+import { encodeRequest, type ResponseHead } from "./http.ts";
+import { JsonLinesDecoder } from "./json_lines.ts";
+import { type LogChunk, LogDemuxer } from "./log_demux.ts";
+import { ConnectionPool, type ConnectionPoolStats } from "./pool.ts";
+import {
+  connectFailureReason,
+  connectionError,
+  discoverDockerEndpoint,
+  type DiscoveredDockerEndpoint,
+  type DockerEndpoint,
+  formatDockerEndpoint,
+} from "./socket.ts";
+import type {
+  ContainerCreateBody,
+  ContainerCreateOptions,
+  ContainerCreateResult,
+  ContainerInspect,
+  ContainerKillOptions,
+  ContainerListOptions,
+  ContainerLogsOptions,
+  ContainerRemoveOptions,
+  ContainerStopOptions,
+  ContainerSummary,
+  ContainerWaitOptions,
+  ContainerWaitResult,
+  DockerCallOptions,
+  DockerPing,
+  DockerVersion,
+  ImageInspect,
+  ImagePullOptions,
+  ImagePullProgress,
+  NetworkInspect,
+  RegistryAuth,
+} from "./types.ts";
+
+/** Highest Engine API version this client speaks. */
+export const MAX_API_VERSION = "1.41";
+/** Lowest Engine API version this client accepts. */
+export const MIN_API_VERSION = "1.24";
+
+/** Options for {@linkcode DockerClient}. */
+export interface DockerClientOptions {
+  /**
+   * The engine's socket: a path, `unix:///path` or `tcp://host:port`. Tried
+   * first; then `DOCKER_HOST`, `$XDG_RUNTIME_DIR/docker.sock` and
+   * `/var/run/docker.sock`.
+   */
+  socketPath?: string;
+  /**
+   * Reads an environment variable during socket discovery.
+   *
+   * @default {(name) => Deno.env.get(name)}
+   */
+  env?: (name: string) => string | undefined;
+  /**
+   * API version to use, skipping negotiation (such as `"1.41"`).
+   *
+   * @default {undefined} negotiated with the engine, capped at {@linkcode MAX_API_VERSION}
+   */
+  apiVersion?: string;
+  /**
+   * Default timeout of every call, in milliseconds.
+   *
+   * @default {undefined} no timeout
+   */
+  timeout?: number;
+  /**
+   * Most idle connections kept open for reuse.
+   *
+   * @default {8}
+   */
+  maxIdleConnections?: number;
+  /**
+   * Milliseconds after which an idle connection is closed.
+   *
+   * @default {5000}
+   */
+  idleTimeout?: number;
+  /**
+   * Largest response head accepted, in bytes.
+   *
+   * @default {65536}
+   */
+  maxHeaderSize?: number;
+}
+
+/** What a call adds to the common options. */
+interface RequestExtra {
+  /** JSON body. */
+  body?: unknown;
+  /** Extra headers. */
+  headers?: Record<string, string>;
+  /** Prefix the path with the API version (default true). */
+  versioned?: boolean;
+  /** Treat 304 as success. */
+  notModified?: boolean;
+}
+
+const NO_EXTRA: RequestExtra = {};
+const UNVERSIONED: RequestExtra = { versioned: false };
+const NOT_MODIFIED_OK: RequestExtra = { notModified: true };
+
+const IDEMPOTENT = new Set(["GET", "HEAD", "PUT", "DELETE", "OPTIONS"]);
+const textDecoder = new TextDecoder();
+
+/**
+ * A client for the Docker Engine API.
+ *
+ * It finds the engine's socket on first use, negotiates the API version
+ * once, and reuses connections. Every call takes `{ signal, timeout }`; an
+ * aborted call's connection is destroyed. Close the client (or use
+ * `await using`) to close every connection.
+ *
+ * Errors: {@linkcode DockerError} when the engine answers with an error,
+ * {@linkcode DockerConnectionError} when it cannot be reached,
+ * {@linkcode DockerProtocolError} for a malformed response, the signal's
+ * reason or a `TimeoutError` `DOMException` when a call is aborted.
+ *
+ * @example Running a container and reading its output
+ * ```ts ignore
+ * import { collectLogs, DockerClient } from "./mod.ts";
+ *
+ * await using docker = new DockerClient();
+ * const { Id } = await docker.containerCreate({ Image: "alpine:3", Cmd: ["echo", "hi"] });
+ * try {
+ *   await docker.containerStart(Id);
+ *   const { StatusCode } = await docker.containerWait(Id);
+ *   const { stdout } = await collectLogs(docker.containerLogs(Id));
+ *   console.log(StatusCode, stdout);
+ * } finally {
+ *   await docker.containerRemove(Id, { force: true });
+ * }
+ * ```
+ */
+export class DockerClient implements AsyncDisposable {
+  #options: DockerClientOptions;
+  #pool: ConnectionPool;
+  #endpoint: DockerEndpoint | undefined;
+  #host = "docker";
+  #discovery: Promise<DiscoveredDockerEndpoint<HttpConnection>> | undefined;
+  #prefix: string | undefined;
+  #negotiation: Promise<string> | undefined;
+  #maxHeaderSize: number;
+
+  /**
+   * Creates a client; nothing is connected until the first call.
+   *
+   * @param options Socket, API version, timeouts and pool limits.
+   */
+  constructor(options: DockerClientOptions = {}) {
+    this.#options = options;
+    this.#maxHeaderSize = options.maxHeaderSize ?? 65536;
+    if (options.apiVersion !== undefined) {
+      if (!/^1\.[0-9]{1,3}$/.test(options.apiVersion)) {
+        throw new TypeError(
+          `Cannot create Docker client: invalid API version "${options.apiVersion}"`,
+        );
+      }
+      this.#prefix = `/v${options.apiVersion}`;
+    }
+    this.#pool = new ConnectionPool({
+      connect: () => this.#connect(),
+      maxIdle: options.maxIdleConnections ?? 8,
+      idleTimeout: options.idleTimeout ?? 5000,
+    });
+  }
+
+  /**
+   * The endpoint in use, once discovered.
+   *
+   * @returns The endpoint, or `undefined` before the first call.
+   */
+  get endpoint(): DockerEndpoint | undefined {
+    return this.#endpoint;
+  }
+
+  /**
+   * The API version in use, once negotiated (or as given).
+   *
+   * @returns Such as `"1.41"`, or `undefined` before negotiation.
+   */
+  get apiVersion(): string | undefined {
+    return this.#prefix?.slice(2);
+  }
+
+  /**
+   * How many connections are idle and busy.
+   *
+   * @returns The pool's counts.
+   */
+  get connections(): ConnectionPoolStats {
+    return this.#pool.stats;
+  }
+
+  /**
+   * Closes every connection (idle and busy; calls in flight fail).
+   *
+   * @returns When done.
+   */
+  close(): Promise<void> {
+    this.#pool.close();
+    return Promise.resolve();
+  }
+
+  /**
+   * Closes the client, for `await using`.
+   *
+   * @returns When done.
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /**
+   * Negotiates the API version: the engine's (from `/_ping`, else
+   * `/version`), capped at {@linkcode MAX_API_VERSION}. Done once; calls do
+   * it on demand.
+   *
+   * @param options Signal and timeout.
+   * @returns The version in use, such as `"1.41"`.
+   * @throws {DockerProtocolError} When the engine is older than {@linkcode MIN_API_VERSION}.
+   */
+  async negotiateApiVersion(options: DockerCallOptions = {}): Promise<string> {
+    if (this.#prefix !== undefined) return this.#prefix.slice(2);
+    const scope = new CallScope(
+      options.signal,
+      options.timeout ?? this.#options.timeout,
+      "negotiate the Docker API version",
+    );
+    try {
+      return await scope.race(this.#negotiate(), () => {});
+    } finally {
+      scope.dispose();
+    }
+  }
+
+  /**
+   * Checks that the engine answers (`GET /_ping`).
+   *
+   * @param options Signal and timeout.
+   * @returns What the engine's headers tell.
+   *
+   * @example
+   * ```ts ignore
+   * import { DockerClient } from "./mod.ts";
+   *
+   * await using docker = new DockerClient();
+   * const { apiVersion } = await docker.ping();
+   * ```
+   */
+  async ping(options: DockerCallOptions = {}): Promise<DockerPing> {
+    const response = await this.#request(
+      "GET",
+      "/_ping",
+      "ping the Docker engine",
+      options,
+      UNVERSIONED,
+    );
+    await response.discard();
+    const headers = response.head.headers;
+    const apiVersion = headers.get("api-version");
+    if (this.#prefix === undefined && apiVersion !== undefined) {
+      try {
+        this.#adoptVersion(apiVersion);
+      } catch {
+        // An unsupported engine still answers pings; calls will report it.
+      }
+    }
+    return {
+      apiVersion,
+      osType: headers.get("ostype"),
+      experimental: headers.get("docker-experimental") === "true",
+    };
+  }
+
+  /**
+   * Reads the engine's version (`GET /version`).
+   *
+   * @param options Signal and timeout.
+   * @returns Engine and API versions, OS and architecture.
+   */
+  async version(options: DockerCallOptions = {}): Promise<DockerVersion> {
+    const response = await this.#request("GET", "/version", "read the Docker version", options);
+    return await response.json<DockerVersion>();
+  }
+
+  /**
+   * Inspects an image (`GET /images/{name}/json`).
+   *
+   * @param name Image name, tag or ID.
+   * @param options Signal and timeout.
+   * @returns The image's details.
+   * @throws {DockerError} With `notFound` when the image is not present.
+   */
+  async imageInspect(name: string, options: DockerCallOptions = {}): Promise<ImageInspect> {
+    const response = await this.#request(
+      "GET",
+      `/images/${pathName(name)}/json`,
+      `inspect image "${name}"`,
+      options,
+    );
+    return await response.json<ImageInspect>();
+  }
+
+  /**
+   * Pulls an image (`POST /images/create`), yielding its progress lines.
+   * The pull starts when iteration starts and is complete when iteration
+   * ends; an error line in the stream is thrown as a {@linkcode DockerError}.
+   *
+   * @param image Image reference, such as `"registry:5000/app:1.2"`.
+   * @param options Tag, platform, credentials, signal and timeout.
+   * @returns The progress lines.
+   *
+   * @example
+   * ```ts ignore
+   * import { DockerClient } from "./mod.ts";
+   *
+   * await using docker = new DockerClient();
+   * for await (const progress of docker.imagePull("alpine:3")) {
+   *   console.log(progress.status, progress.id ?? "");
+   * }
+   * ```
+   */
+  async *imagePull(
+    image: string,
+    options: ImagePullOptions = {},
+  ): AsyncGenerator<ImagePullProgress, void, undefined> {
+    const reference = splitImageReference(image);
+    let query = `fromImage=${encodeURIComponent(reference.name)}&tag=${
+      encodeURIComponent(options.tag ?? reference.tag)
+    }`;
+    if (options.platform !== undefined) {
+      query += `&platform=${encodeURIComponent(options.platform)}`;
+    }
+    const headers: Record<string, string> = {};
+    if (options.auth !== undefined) headers["X-Registry-Auth"] = encodeRegistryAuth(options.auth);
+    const action = `pull image "${image}"`;
+    const path = `/images/create?${query}`;
+    const response = await this.#request("POST", path, action, options, { headers });
+    const decoder = new JsonLinesDecoder();
+    const check = (line: unknown): ImagePullProgress => {
+      const progress = line as ImagePullProgress;
+      if (progress.error !== undefined || progress.errorDetail?.message !== undefined) {
+        const message = progress.error ?? progress.errorDetail?.message ?? "unknown error";
+        throw new DockerError(`Cannot ${action}: ${message}`, {
+          status: response.head.status,
+          engineMessage: message,
+          method: "POST",
+          path: response.path,
+        });
+      }
+      return progress;
+    };
+    try {
+      for (let piece = await response.read(); piece !== null; piece = await response.read()) {
+        for (const line of decoder.push(piece)) yield check(line);
+      }
+      for (const line of decoder.finish()) yield check(line);
+    } finally {
+      response.cancel();
+    }
+  }
+
+  /**
+   * Creates a container (`POST /containers/create`).
+   *
+   * @param body Image, command, environment, labels, host and network configuration.
+   * @param options Name, platform, signal and timeout.
+   * @returns The new container's ID and the engine's warnings.
+   * @throws {DockerError} With `conflict` when the name is taken, `notFound` when the image is missing.
+   *
+   * @example
+   * ```ts ignore
+   * import { DockerClient } from "./mod.ts";
+   *
+   * await using docker = new DockerClient();
+   * const { Id } = await docker.containerCreate(
+   *   { Image: "alpine:3", Cmd: ["sleep", "60"], Labels: { app: "demo" } },
+   *   { name: "demo-1" },
+   * );
+   * ```
+   */
+  async containerCreate(
+    body: ContainerCreateBody,
+    options: ContainerCreateOptions = {},
+  ): Promise<ContainerCreateResult> {
+    let query = "";
+    if (options.name !== undefined) query += `&name=${encodeURIComponent(options.name)}`;
+    if (options.platform !== undefined) {
+      query += `&platform=${encodeURIComponent(options.platform)}`;
+    }
+    const action = options.name === undefined
+      ? `create container from image "${body.Image}"`
+      : `create container "${options.name}"`;
+    const response = await this.#request(
+      "POST",
+      query === "" ? "/containers/create" : `/containers/create?${query.slice(1)}`,
+      action,
+      options,
+      { body },
+    );
+    return await response.json<ContainerCreateResult>();
+  }
+
+  /**
+   * Starts a container (`POST /containers/{id}/start`).
+   *
+   * @param id Container ID or name.
+   * @param options Signal and timeout.
+   * @returns `true` when started, `false` when it was already running (304).
+   */
+  async containerStart(id: string, options: DockerCallOptions = {}): Promise<boolean> {
+    const response = await this.#request(
+      "POST",
+      `/containers/${pathName(id)}/start`,
+      `start container "${id}"`,
+      options,
+      NOT_MODIFIED_OK,
+    );
+    await response.discard();
+    return response.head.status !== 304;
+  }
+
+  /**
+   * Stops a container (`POST /containers/{id}/stop`): the stop signal, then
+   * SIGKILL after `t` seconds.
+   *
+   * @param id Container ID or name.
+   * @param options Grace period `t`, signal and timeout.
+   * @returns `true` when stopped, `false` when it was not running (304).
+   */
+  async containerStop(id: string, options: ContainerStopOptions = {}): Promise<boolean> {
+    const query = options.t === undefined ? "" : `?t=${Math.max(0, Math.trunc(options.t))}`;
+    const response = await this.#request(
+      "POST",
+      `/containers/${pathName(id)}/stop${query}`,
+      `stop container "${id}"`,
+      options,
+      NOT_MODIFIED_OK,
+    );
+    await response.discard();
+    return response.head.status !== 304;
+  }
+
+  /**
+   * Sends a signal to a container (`POST /containers/{id}/kill`).
+   *
+   * @param id Container ID or name.
+   * @param options The signal to send (`killSignal`, default SIGKILL), signal and timeout.
+   * @returns When delivered.
+   * @throws {DockerError} With `conflict` when the container is not running.
+   */
+  async containerKill(id: string, options: ContainerKillOptions = {}): Promise<void> {
+    const query = options.killSignal === undefined
+      ? ""
+      : `?signal=${encodeURIComponent(options.killSignal)}`;
+    const response = await this.#request(
+      "POST",
+      `/containers/${pathName(id)}/kill${query}`,
+      `kill container "${id}"`,
+      options,
+    );
+    await response.discard();
+  }
+
+  /**
+   * Waits for a container to stop (`POST /containers/{id}/wait`).
+   *
+   * @param id Container ID or name.
+   * @param options Condition, signal and timeout.
+   * @returns Its exit code.
+   */
+  async containerWait(
+    id: string,
+    options: ContainerWaitOptions = {},
+  ): Promise<ContainerWaitResult> {
+    const query = options.condition === undefined
+      ? ""
+      : `?condition=${encodeURIComponent(options.condition)}`;
+    const response = await this.#request(
+      "POST",
+      `/containers/${pathName(id)}/wait${query}`,
+      `wait for container "${id}"`,
+      options,
+    );
+    return await response.json<ContainerWaitResult>();
+  }
+
+  /**
+   * Inspects a container (`GET /containers/{id}/json`).
+   *
+   * @param id Container ID or name.
+   * @param options Signal and timeout.
+   * @returns Its state, configuration and network settings.
+   * @throws {DockerError} With `notFound` when there is no such container.
+   */
+  async containerInspect(id: string, options: DockerCallOptions = {}): Promise<ContainerInspect> {
+    const response = await this.#request(
+      "GET",
+      `/containers/${pathName(id)}/json`,
+      `inspect container "${id}"`,
+      options,
+    );
+    return await response.json<ContainerInspect>();
+  }
+
+  /**
+   * Reads a container's output (`GET /containers/{id}/logs`), demultiplexed
+   * into stdout and stderr chunks (a TTY container's single stream is
+   * reported as stdout). With `follow`, iteration lasts until the container
+   * stops; breaking out of it ends the request.
+   *
+   * @param id Container ID or name.
+   * @param options Streams, `follow`, `tail`, time range, signal and timeout.
+   * @returns The output chunks.
+   *
+   * @example
+   * ```ts ignore
+   * import { collectLogs, DockerClient } from "./mod.ts";
+   *
+   * await using docker = new DockerClient();
+   * const { stdout, stderr } = await collectLogs(docker.containerLogs("my-container"));
+   * ```
+   */
+  async *containerLogs(
+    id: string,
+    options: ContainerLogsOptions = {},
+  ): AsyncGenerator<LogChunk, void, undefined> {
+    const tty = options.tty ??
+      (await this.containerInspect(id, options)).Config.Tty;
+    let query = `stdout=${options.stdout === false ? 0 : 1}&stderr=${
+      options.stderr === false ? 0 : 1
+    }`;
+    if (options.follow) query += "&follow=1";
+    if (options.tail !== undefined) query += `&tail=${options.tail}`;
+    if (options.since !== undefined) query += `&since=${options.since}`;
+    if (options.until !== undefined) query += `&until=${options.until}`;
+    if (options.timestamps) query += "&timestamps=1";
+    const response = await this.#request(
+      "GET",
+      `/containers/${pathName(id)}/logs?${query}`,
+      `read logs of container "${id}"`,
+      options,
+    );
+    try {
+      if (tty) {
+        for (let piece = await response.read(); piece !== null; piece = await response.read()) {
+          yield { stream: "stdout", data: piece };
+        }
+        return;
+      }
+      const demuxer = new LogDemuxer();
+      for (let piece = await response.read(); piece !== null; piece = await response.read()) {
+        yield* demuxer.push(piece);
+      }
+      demuxer.finish();
+    } finally {
+      response.cancel();
+    }
+  }
+
+  /**
+   * Lists containers (`GET /containers/json`).
+   *
+   * @param options `all`, `limit`, filters such as `{ label: ["k=v", "k"] }`, signal and timeout.
+   * @returns One summary per container.
+   *
+   * @example
+   * ```ts ignore
+   * import { DockerClient } from "./mod.ts";
+   *
+   * await using docker = new DockerClient();
+   * const mine = await docker.containerList({ all: true, filters: { label: ["app=demo"] } });
+   * ```
+   */
+  async containerList(options: ContainerListOptions = {}): Promise<ContainerSummary[]> {
+    let query = "";
+    if (options.all) query += "&all=1";
+    if (options.limit !== undefined) query += `&limit=${Math.trunc(options.limit)}`;
+    if (options.filters !== undefined) {
+      query += `&filters=${encodeURIComponent(JSON.stringify(options.filters))}`;
+    }
+    const response = await this.#request(
+      "GET",
+      query === "" ? "/containers/json" : `/containers/json?${query.slice(1)}`,
+      "list containers",
+      options,
+    );
+    return await response.json<ContainerSummary[]>();
+  }
+
+  /**
+   * Removes a container (`DELETE /containers/{id}`).
+   *
+   * @param id Container ID or name.
+   * @param options `force` (kill it first), `volumes`, signal and timeout.
+   * @returns When removed.
+   * @throws {DockerError} With `notFound` when there is no such container, `conflict` when it runs (without `force`).
+   */
+  async containerRemove(id: string, options: ContainerRemoveOptions = {}): Promise<void> {
+    let query = "";
+    if (options.force) query += "&force=1";
+    if (options.volumes) query += "&v=1";
+    const response = await this.#request(
+      "DELETE",
+      `/containers/${pathName(id)}${query === "" ? "" : `?${query.slice(1)}`}`,
+      `remove container "${id}"`,
+      options,
+    );
+    await response.discard();
+  }
+
+  /**
+   * Inspects a network (`GET /networks/{id}`).
+   *
+   * @param id Network name or ID.
+   * @param options Signal and timeout.
+   * @returns Its driver, subnets and gateways, and attached containers.
+   * @throws {DockerError} With `notFound` when there is no such network.
+   */
+  async networkInspect(id: string, options: DockerCallOptions = {}): Promise<NetworkInspect> {
+    const response = await this.#request(
+      "GET",
+      `/networks/${pathName(id)}`,
+      `inspect network "${id}"`,
+      options,
+    );
+    return await response.json<NetworkInspect>();
+  }
+
+  async #request(
+    method: string,
+    path: string,
+    action: string,
+    options: DockerCallOptions,
+    extra: RequestExtra = NO_EXTRA,
+  ): Promise<DockerResponse> {
+    const scope = new CallScope(options.signal, options.timeout ?? this.#options.timeout, action);
+    try {
+      if (this.#pool.closed) {
+        throw new DockerConnectionError(`Cannot ${action}: the Docker client is closed`, {
+          attempts: [],
+        });
+      }
+      if (scope.aborted) throw scope.reason;
+      let target = path;
+      if (extra.versioned !== false) {
+        target = (this.#prefix ?? `/v${await scope.race(this.#negotiate(), () => {})}`) + path;
+      }
+      let headers = extra.headers;
+      let body: string | undefined;
+      if (extra.body !== undefined) {
+        body = JSON.stringify(extra.body);
+        headers = { ...headers, "Content-Type": "application/json" };
+      }
+      const bytes = encodeRequest(
+        headers === undefined && body === undefined
+          ? { method, path: target, host: this.#host }
+          : body === undefined
+          ? { method, path: target, host: this.#host, headers: headers! }
+          : { method, path: target, host: this.#host, headers: headers!, body },
+      );
+      let head: ResponseHead;
+      let conn: HttpConnection;
+      for (let attempt = 0;; attempt++) {
+        conn = await scope.race(this.#pool.acquire(attempt > 0), (c) => this.#pool.destroy(c));
+        const current = conn;
+        scope.attach(() => this.#pool.destroy(current));
+        try {
+          head = await conn.send(bytes, { method, maxHeaderSize: this.#maxHeaderSize });
+          break;
+        } catch (error) {
+          this.#pool.destroy(conn);
+          if (
+            error instanceof StaleConnectionError && attempt === 0 && !scope.aborted &&
+            (error.unsent || IDEMPOTENT.has(method))
+          ) continue;
+          throw error;
+        }
+      }
+      const response = new DockerResponse(this.#pool, conn, scope, head, target);
+      const status = head.status;
+      if (status >= 200 && status < 300) return response;
+      if (status === 304 && extra.notModified) return response;
+      const text = textDecoder.decode(await response.bytes());
+      throw new DockerError(`Cannot ${action}: ${engineMessage(text, head)}`, {
+        status,
+        engineMessage: engineMessage(text, head),
+        method,
+        path: target,
+      });
+    } catch (error) {
+      scope.dispose();
+      if (scope.aborted) throw scope.reason;
+      throw asClientError(error, action);
+    }
+  }
+
+  #negotiate(): Promise<string> {
+    if (this.#prefix !== undefined) return Promise.resolve(this.#prefix.slice(2));
+    this.#negotiation ??= (async () => {
+      try {
+        const ping = await this.#request(
+          "GET",
+          "/_ping",
+          "negotiate the Docker API version",
+          {},
+          UNVERSIONED,
+        );
+        await ping.discard();
+        let engine = ping.head.headers.get("api-version");
+        if (engine === undefined) {
+          const response = await this.#request(
+            "GET",
+            "/version",
+            "negotiate the Docker API version",
+            {},
+            UNVERSIONED,
+          );
+          engine = (await response.json<DockerVersion>()).ApiVersion;
+        }
+        return this.#adoptVersion(engine);
+      } finally {
+        this.#negotiation = undefined;
+      }
+    })();
+    return this.#negotiation;
+  }
+
+  #adoptVersion(engine: string): string {
+    const version = compareVersions(engine, MAX_API_VERSION) > 0 ? MAX_API_VERSION : engine;
+    if (!/^1\.[0-9]{1,3}$/.test(version) || compareVersions(version, MIN_API_VERSION) < 0) {
+      throw new DockerProtocolError(
+        `Cannot use Docker engine API version "${engine}": this client needs ${MIN_API_VERSION} to ${MAX_API_VERSION}`,
+      );
+    }
+    this.#prefix = `/v${version}`;
+    return version;
+  }
+
+  async #connect(): Promise<HttpConnection> {
+    if (this.#endpoint === undefined) {
+      if (this.#discovery === undefined) {
+        // Whoever starts discovery gets the probe's connection; the others connect anew.
+        this.#discovery = this.#discover().finally(() => {
+          this.#discovery = undefined;
+        });
+        return (await this.#discovery).probed;
+      }
+      await this.#discovery;
+    }
+    const endpoint = this.#endpoint!;
+    try {
+      return new HttpConnection(await connectEndpoint(endpoint), endpoint);
+    } catch (error) {
+      throw connectionError(
+        [{ endpoint: formatDockerEndpoint(endpoint), reason: connectFailureReason(error) }],
+        error,
+      );
+    }
+  }
+
+  async #discover(): Promise<DiscoveredDockerEndpoint<HttpConnection>> {
+    const found = await discoverDockerEndpoint({
+      ...(this.#options.socketPath === undefined ? {} : { socketPath: this.#options.socketPath }),
+      ...(this.#options.env === undefined ? {} : { env: this.#options.env }),
+      probe: async (endpoint) => new HttpConnection(await connectEndpoint(endpoint), endpoint),
+    });
+    this.#endpoint = found.endpoint;
+    if (found.endpoint.transport === "tcp") {
+      const { hostname, port } = found.endpoint;
+      this.#host = `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
+    }
+    return found;
+  }
+}
+
+/** A response whose body is being read; owns its connection until the end. */
+class DockerResponse {
+  readonly head: ResponseHead;
+  readonly path: string;
+  #pool: ConnectionPool;
+  #conn: HttpConnection;
+  #scope: CallScope;
+  #done = false;
+
+  constructor(
+    pool: ConnectionPool,
+    conn: HttpConnection,
+    scope: CallScope,
+    head: ResponseHead,
+    path: string,
+  ) {
+    this.#pool = pool;
+    this.#conn = conn;
+    this.#scope = scope;
+    this.head = head;
+    this.path = path;
+  }
+
+  /** Next body piece, or null at the end (the connection then goes back to the pool). */
+  async read(): Promise<Uint8Array | null> {
+    if (this.#done) return null;
+    try {
+      const piece = await this.#conn.read();
+      if (piece === null) {
+        this.#done = true;
+        this.#scope.dispose();
+        this.#pool.release(this.#conn);
+      }
+      return piece;
+    } catch (error) {
+      this.cancel();
+      if (this.#scope.aborted) throw this.#scope.reason;
+      throw asClientError(error, "read the Docker response");
+    }
+  }
+
+  /** Ends the request early: the connection is destroyed. */
+  cancel(): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#scope.dispose();
+    this.#pool.destroy(this.#conn);
+  }
+
+  async bytes(): Promise<Uint8Array> {
+    const first = await this.read();
+    if (first === null) return new Uint8Array(0);
+    let next = await this.read();
+    if (next === null) return first;
+    const parts = [first];
+    let size = first.length;
+    while (next !== null) {
+      parts.push(next);
+      size += next.length;
+      next = await this.read();
+    }
+    const out = new Uint8Array(size);
+    let offset = 0;
+    for (const part of parts) {
+      out.set(part, offset);
+      offset += part.length;
+    }
+    return out;
+  }
+
+  async json<T>(): Promise<T> {
+    const text = textDecoder.decode(await this.bytes());
+    try {
+      return JSON.parse(text) as T;
+    } catch (cause) {
+      throw new DockerProtocolError(
+        `Invalid JSON in the response to "${this.path}": ${JSON.stringify(text.slice(0, 80))}`,
+        { cause },
+      );
+    }
+  }
+
+  async discard(): Promise<void> {
+    while (await this.read() !== null) { /* drain so the connection can be reused */ }
+  }
+}
+
+function engineMessage(text: string, head: ResponseHead): string {
+  try {
+    const body = JSON.parse(text) as { message?: unknown };
+    if (typeof body.message === "string") return body.message;
+  } catch {
+    // Not JSON: use the text itself.
+  }
+  const trimmed = text.trim();
+  return trimmed === "" ? `${head.status} ${head.statusText}`.trim() : trimmed;
+}
+
+function asClientError(error: unknown, action: string): unknown {
+  if (
+    error instanceof DockerError || error instanceof DockerConnectionError ||
+    error instanceof DockerProtocolError || error instanceof TypeError ||
+    error instanceof RangeError || error instanceof DOMException
+  ) return error;
+  if (error instanceof StaleConnectionError) {
+    return new DockerConnectionError(`Cannot ${action}: the engine closed the connection`, {
+      attempts: [],
+      cause: error,
+    });
+  }
+  return new DockerConnectionError(`Cannot ${action}: ${(error as Error)?.message ?? error}`, {
+    attempts: [],
+    cause: error,
+  });
+}
+
+/** Percent-encodes a name for a path segment, keeping the characters image names use. */
+function pathName(name: string): string {
+  if (name === "") throw new TypeError("Cannot send request: empty name");
+  return encodeURIComponent(name).replace(/%2F/g, "/").replace(/%3A/g, ":").replace(/%40/g, "@");
+}
+
+function splitImageReference(image: string): { name: string; tag: string } {
+  const at = image.indexOf("@");
+  if (at !== -1) return { name: image.slice(0, at), tag: image.slice(at + 1) };
+  const colon = image.lastIndexOf(":");
+  if (colon > image.lastIndexOf("/")) {
+    return { name: image.slice(0, colon), tag: image.slice(colon + 1) };
+  }
+  return { name: image, tag: "latest" };
+}
+
+function encodeRegistryAuth(auth: RegistryAuth): string {
+  const bytes = new TextEncoder().encode(JSON.stringify(auth));
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  // The engine decodes base64url with padding.
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_");
+}
+
+function compareVersions(a: string, b: string): number {
+  const [aMajor = 0, aMinor = 0] = a.split(".").map(Number);
+  const [bMajor = 0, bMinor = 0] = b.split(".").map(Number);
+  return aMajor - bMajor || aMinor - bMinor;
+}

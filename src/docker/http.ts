@@ -1,0 +1,396 @@
+/**
+ * HTTP/1.1 framing: the request writer and a pure, incremental response
+ * parser (status line, headers, `Content-Length`, chunked and close-delimited
+ * bodies).
+ *
+ * @module
+ */
+
+import { addHeaderLine, clip, isToken } from "./_headers.ts";
+import { ChunkedDecoder } from "./chunked.ts";
+import { DockerProtocolError } from "./errors.ts";
+
+/** A request to encode with {@linkcode encodeRequest}. */
+export interface HttpRequest {
+  /** Method, such as `"GET"`. */
+  method: string;
+  /** Origin-form target: path and query, already percent-encoded. */
+  path: string;
+  /**
+   * Value of the `Host` header.
+   *
+   * @default {"docker"}
+   */
+  host?: string;
+  /** Extra header fields; names are sent as given. */
+  headers?: Readonly<Record<string, string>>;
+  /** Body, sent with a `Content-Length`. */
+  body?: Uint8Array | string;
+}
+
+const encoder = new TextEncoder();
+const headDecoder = new TextDecoder();
+const TARGET = /^\/[!-~]*$/;
+const FIELD_VALUE = /^[\t -~]*$/;
+const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9][0-9]{2})(?: (.*))?$/;
+const BODYLESS_METHODS = new Set(["GET", "HEAD", "DELETE", "OPTIONS"]);
+
+/**
+ * Encodes a request (head and body) into one buffer, so it is sent with a
+ * single write.
+ *
+ * @param request Method, target, headers and body.
+ * @returns The bytes to write.
+ * @throws {TypeError} For a method, target or header that would break the framing.
+ *
+ * @example
+ * ```ts
+ * import { encodeRequest } from "./http.ts";
+ *
+ * const bytes = encodeRequest({ method: "GET", path: "/_ping" });
+ * console.assert(new TextDecoder().decode(bytes) === "GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n");
+ * ```
+ */
+export function encodeRequest(request: HttpRequest): Uint8Array {
+  const { method, path } = request;
+  if (!isToken(method)) throw new TypeError(`Cannot send request: invalid method "${method}"`);
+  if (!TARGET.test(path)) {
+    throw new TypeError(`Cannot send request: invalid target ${JSON.stringify(clip(path))}`);
+  }
+  const host = request.host ?? "docker";
+  if (!FIELD_VALUE.test(host)) {
+    throw new TypeError(`Cannot send request: invalid host ${JSON.stringify(clip(host))}`);
+  }
+  let head = `${method} ${path} HTTP/1.1\r\nHost: ${host}\r\n`;
+  const headers = request.headers;
+  if (headers !== undefined) {
+    for (const name in headers) {
+      const value = headers[name]!;
+      if (!isToken(name) || !FIELD_VALUE.test(value)) {
+        throw new TypeError(`Cannot send request: invalid header "${name}"`);
+      }
+      head += `${name}: ${value}\r\n`;
+    }
+  }
+  const raw = request.body;
+  if (raw === undefined) {
+    if (!BODYLESS_METHODS.has(method)) head += "Content-Length: 0\r\n";
+    return encoder.encode(head + "\r\n");
+  }
+  const body = typeof raw === "string" ? encoder.encode(raw) : raw;
+  head += `Content-Length: ${body.length}\r\n\r\n`;
+  // The head is ASCII (checked above), so its byte length is its string length.
+  const out = new Uint8Array(head.length + body.length);
+  encoder.encodeInto(head, out);
+  out.set(body, head.length);
+  return out;
+}
+
+/** The status line and header fields of a response. */
+export interface ResponseHead {
+  /** Status code, such as `200`. */
+  status: number;
+  /** Reason phrase, possibly empty. */
+  statusText: string;
+  /** Header fields keyed by lower-cased name; repeated fields joined with `", "`. */
+  headers: ReadonlyMap<string, string>;
+}
+
+/** Something {@linkcode ResponseParser} found in the bytes pushed into it. */
+export type ResponseEvent =
+  | {
+    /** The final (non-1xx) response head was read. */
+    type: "head";
+    /** Status and headers. */
+    head: ResponseHead;
+  }
+  | {
+    /** A piece of the body, as a view into the pushed bytes. */
+    type: "data";
+    /** The bytes. */
+    data: Uint8Array;
+  }
+  | {
+    /** The response is complete. */
+    type: "end";
+    /** Whether the connection may carry another request. */
+    keepAlive: boolean;
+    /** Trailer fields of a chunked body (else empty). */
+    trailers: ReadonlyMap<string, string>;
+  };
+
+/** Options for {@linkcode ResponseParser}. */
+export interface ResponseParserOptions {
+  /**
+   * Method of the request this response answers (a `HEAD` response has no body).
+   *
+   * @default {"GET"}
+   */
+  method?: string;
+  /**
+   * Largest response head (status line and headers) accepted, in bytes.
+   *
+   * @default {65536}
+   */
+  maxHeaderSize?: number;
+}
+
+const HEAD = 0;
+const LENGTH = 1;
+const CHUNKED = 2;
+const CLOSE = 3;
+const DONE = 4;
+const NO_TRAILERS: ReadonlyMap<string, string> = new Map();
+
+/**
+ * Incremental parser of one HTTP/1.1 response: push bytes as they arrive,
+ * in pieces of any size, and get events (head, data, end) back. It does no
+ * I/O and never blocks; malformed input throws {@linkcode DockerProtocolError}.
+ *
+ * Data events are views into the pushed buffers, not copies.
+ *
+ * @example
+ * ```ts
+ * import { ResponseParser } from "./http.ts";
+ *
+ * const parser = new ResponseParser();
+ * const bytes = new TextEncoder().encode("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK");
+ * const events = parser.push(bytes);
+ * console.assert(events.map((e) => e.type).join() === "head,data,end");
+ * ```
+ */
+export class ResponseParser {
+  #state = HEAD;
+  #method: string;
+  #maxHeaderSize: number;
+  #headParts: Uint8Array[] = [];
+  #headSize = 0;
+  #lineLength = 0;
+  #lastByte = 0;
+  #remaining = 0;
+  #keepAlive = true;
+  #chunked: ChunkedDecoder | undefined;
+  #excess = 0;
+
+  /**
+   * @param options The request method and the head size limit.
+   */
+  constructor(options: ResponseParserOptions = {}) {
+    this.#method = options.method ?? "GET";
+    this.#maxHeaderSize = options.maxHeaderSize ?? 65536;
+  }
+
+  /**
+   * Whether the response is complete.
+   *
+   * @returns `true` once the end event was produced.
+   */
+  get done(): boolean {
+    return this.#state === DONE;
+  }
+
+  /**
+   * Bytes pushed after the end of the response (which must not happen on a
+   * connection that is to be reused).
+   *
+   * @returns Their count.
+   */
+  get excess(): number {
+    return this.#excess;
+  }
+
+  /**
+   * Parses the next bytes of the response.
+   *
+   * @param input Bytes as they arrived.
+   * @returns The events they complete, in order.
+   * @throws {DockerProtocolError} For a malformed or oversize head or body framing.
+   */
+  push(input: Uint8Array): ResponseEvent[] {
+    const events: ResponseEvent[] = [];
+    const length = input.length;
+    let i = 0;
+    while (i < length) {
+      switch (this.#state) {
+        case HEAD: {
+          const end = this.#findHeadEnd(input, i);
+          const size = this.#headSize + (end === -1 ? length : end) - i;
+          if (size > this.#maxHeaderSize) {
+            throw new DockerProtocolError(
+              `Response head exceeds ${this.#maxHeaderSize} bytes`,
+            );
+          }
+          if (end === -1) {
+            this.#headParts.push(input.slice(i));
+            this.#headSize = size;
+            i = length;
+            break;
+          }
+          const bytes = this.#headParts.length === 0
+            ? input.subarray(i, end)
+            : concat([...this.#headParts, input.subarray(i, end)], size);
+          this.#headParts = [];
+          this.#headSize = 0;
+          i = end;
+          this.#onHead(headDecoder.decode(bytes), events);
+          break;
+        }
+        case LENGTH: {
+          const take = Math.min(this.#remaining, length - i);
+          events.push({ type: "data", data: input.subarray(i, i + take) });
+          i += take;
+          this.#remaining -= take;
+          if (this.#remaining === 0) this.#end(events, NO_TRAILERS);
+          break;
+        }
+        case CHUNKED: {
+          const chunked = this.#chunked!;
+          const result = chunked.push(i === 0 ? input : input.subarray(i));
+          for (const data of result.data) events.push({ type: "data", data });
+          i += result.consumed;
+          if (result.done) this.#end(events, chunked.trailers);
+          break;
+        }
+        case CLOSE: {
+          events.push({ type: "data", data: i === 0 ? input : input.subarray(i) });
+          i = length;
+          break;
+        }
+        default: {
+          this.#excess += length - i;
+          i = length;
+        }
+      }
+    }
+    return events;
+  }
+
+  /**
+   * Tells the parser the peer closed the connection.
+   *
+   * @returns The end event of a body delimited by the close (or nothing).
+   * @throws {DockerProtocolError} When the response was not complete.
+   */
+  finish(): ResponseEvent[] {
+    switch (this.#state) {
+      case DONE:
+        return [];
+      case CLOSE: {
+        const events: ResponseEvent[] = [];
+        this.#end(events, NO_TRAILERS);
+        return events;
+      }
+      case HEAD:
+        throw new DockerProtocolError(
+          this.#headSize === 0
+            ? "Connection closed before a response was received"
+            : "Connection closed inside the response head",
+        );
+      case LENGTH:
+        throw new DockerProtocolError(
+          `Connection closed with ${this.#remaining} bytes of the response body missing`,
+        );
+      default:
+        throw new DockerProtocolError("Connection closed inside a chunked response body");
+    }
+  }
+
+  #end(events: ResponseEvent[], trailers: ReadonlyMap<string, string>): void {
+    this.#state = DONE;
+    events.push({ type: "end", keepAlive: this.#keepAlive, trailers });
+  }
+
+  /** Returns the index just past the blank line ending the head, or -1. */
+  #findHeadEnd(input: Uint8Array, from: number): number {
+    let lineStart = from - this.#lineLength;
+    for (let i = input.indexOf(0x0a, from); i !== -1; i = input.indexOf(0x0a, i + 1)) {
+      const lineLength = i - lineStart;
+      if (
+        lineLength === 0 ||
+        (lineLength === 1 && (i === 0 ? this.#lastByte : input[i - 1]) === 0x0d)
+      ) {
+        this.#lineLength = 0;
+        return i + 1;
+      }
+      lineStart = i + 1;
+    }
+    this.#lineLength = input.length - lineStart;
+    this.#lastByte = input[input.length - 1] ?? this.#lastByte;
+    return -1;
+  }
+
+  #onHead(text: string, events: ResponseEvent[]): void {
+    const lines = text.split("\n");
+    const statusLine = trimCr(lines[0]!);
+    const match = STATUS_LINE.exec(statusLine);
+    if (match === null) {
+      throw new DockerProtocolError(`Invalid status line ${JSON.stringify(clip(statusLine))}`);
+    }
+    const headers = new Map<string, string>();
+    // The head ends with an empty line, followed by the empty string after its "\n".
+    for (let n = 1; n < lines.length - 2; n++) addHeaderLine(trimCr(lines[n]!), headers);
+    const status = Number(match[2]);
+    if (status < 200) return; // Interim (1xx) response: the real one follows.
+
+    const connection = headers.get("connection")?.toLowerCase() ?? "";
+    this.#keepAlive = match[1] === "1"
+      ? !/(?:^|,)\s*close\s*(?:,|$)/.test(connection)
+      : /(?:^|,)\s*keep-alive\s*(?:,|$)/.test(connection);
+    events.push({ type: "head", head: { status, statusText: match[3] ?? "", headers } });
+
+    if (this.#method === "HEAD" || status === 204 || status === 304) {
+      this.#end(events, NO_TRAILERS);
+      return;
+    }
+    const transferEncoding = headers.get("transfer-encoding");
+    const contentLength = headers.get("content-length");
+    if (transferEncoding !== undefined) {
+      // Both framings at once is a smuggling vector: trust chunked, drop the connection after.
+      if (contentLength !== undefined) this.#keepAlive = false;
+      const codings = transferEncoding.toLowerCase().split(",");
+      if (codings[codings.length - 1]!.trim() === "chunked") {
+        this.#chunked = new ChunkedDecoder({ maxTrailerSize: this.#maxHeaderSize });
+        this.#state = CHUNKED;
+      } else {
+        this.#keepAlive = false;
+        this.#state = CLOSE;
+      }
+      return;
+    }
+    if (contentLength !== undefined) {
+      this.#remaining = parseContentLength(contentLength);
+      this.#state = LENGTH;
+      if (this.#remaining === 0) this.#end(events, NO_TRAILERS);
+      return;
+    }
+    this.#keepAlive = false;
+    this.#state = CLOSE;
+  }
+}
+
+function trimCr(line: string): string {
+  return line.endsWith("\r") ? line.slice(0, -1) : line;
+}
+
+function parseContentLength(value: string): number {
+  let length: number | undefined;
+  for (const part of value.split(",")) {
+    const text = part.trim();
+    const n = /^[0-9]{1,15}$/.test(text) ? Number(text) : NaN;
+    if (Number.isNaN(n) || (length !== undefined && n !== length)) {
+      throw new DockerProtocolError(`Invalid Content-Length ${JSON.stringify(clip(value))}`);
+    }
+    length = n;
+  }
+  return length!;
+}
+
+function concat(parts: Uint8Array[], size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}

@@ -1,0 +1,96 @@
+/**
+ * Decoder for streams of JSON values, one per line (image pull progress).
+ *
+ * @module
+ */
+
+import { clip } from "./_headers.ts";
+import { DockerProtocolError } from "./errors.ts";
+
+/** Options for {@linkcode JsonLinesDecoder}. */
+export interface JsonLinesDecoderOptions {
+  /**
+   * Longest line accepted, in characters.
+   *
+   * @default {1048576}
+   */
+  maxLineLength?: number;
+}
+
+/**
+ * Splits bytes pushed in pieces of any size into lines and parses each
+ * non-blank line as JSON.
+ *
+ * @example
+ * ```ts
+ * import { JsonLinesDecoder } from "./json_lines.ts";
+ *
+ * const decoder = new JsonLinesDecoder();
+ * const bytes = new TextEncoder().encode('{"status":"a"}\r\n{"sta');
+ * console.assert(decoder.push(bytes).length === 1);
+ * console.assert(decoder.push(new TextEncoder().encode('tus":"b"}')).length === 0);
+ * console.assert(decoder.finish().length === 1);
+ * ```
+ */
+export class JsonLinesDecoder {
+  #text = new TextDecoder();
+  #rest = "";
+  #maxLineLength: number;
+
+  /**
+   * @param options The line length limit.
+   */
+  constructor(options: JsonLinesDecoderOptions = {}) {
+    this.#maxLineLength = options.maxLineLength ?? 1048576;
+  }
+
+  /**
+   * Decodes the next bytes.
+   *
+   * @param input Bytes as they arrived.
+   * @returns The values of the lines they complete.
+   * @throws {DockerProtocolError} For a line that is not JSON or is too long.
+   */
+  push(input: Uint8Array): unknown[] {
+    const text = this.#rest + this.#text.decode(input, { stream: true });
+    const values: unknown[] = [];
+    let start = 0;
+    for (let end = text.indexOf("\n"); end !== -1; end = text.indexOf("\n", start)) {
+      this.#parse(text.slice(start, end), values);
+      start = end + 1;
+    }
+    this.#rest = start === 0 ? text : text.slice(start);
+    if (this.#rest.length > this.#maxLineLength) {
+      throw new DockerProtocolError(`JSON line exceeds ${this.#maxLineLength} characters`);
+    }
+    return values;
+  }
+
+  /**
+   * Ends the stream: parses a last line that had no line break.
+   *
+   * @returns The value of that line, if any.
+   * @throws {DockerProtocolError} When it is not JSON.
+   */
+  finish(): unknown[] {
+    const values: unknown[] = [];
+    this.#parse(this.#rest + this.#text.decode(), values);
+    this.#rest = "";
+    return values;
+  }
+
+  #parse(line: string, values: unknown[]): void {
+    if (line.length > this.#maxLineLength) {
+      throw new DockerProtocolError(`JSON line exceeds ${this.#maxLineLength} characters`);
+    }
+    const trimmed = line.trim();
+    if (trimmed === "") return;
+    try {
+      values.push(JSON.parse(trimmed));
+    } catch (cause) {
+      throw new DockerProtocolError(`Invalid JSON line ${JSON.stringify(clip(trimmed))}`, {
+        cause,
+      });
+    }
+  }
+}

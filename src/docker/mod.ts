@@ -1,0 +1,67 @@
+/**
+ * A small Docker Engine API client over the engine's unix (or tcp) socket,
+ * with its own HTTP/1.1 framer: keep-alive connection reuse, streaming bodies
+ * (JSON-lines pull progress, demultiplexed logs), API version negotiation,
+ * `AbortSignal` and timeouts on every call, and typed errors.
+ *
+ * The socket is found on first use: the `socketPath` option, then
+ * `DOCKER_HOST` (`unix://` or `tcp://`), then `$XDG_RUNTIME_DIR/docker.sock`
+ * (rootless), then `/var/run/docker.sock`.
+ *
+ * @example Inspecting the engine
+ * ```ts ignore
+ * import { DockerClient, DockerError } from "@flame/docker/docker";
+ *
+ * await using docker = new DockerClient();
+ * const { Version, ApiVersion } = await docker.version();
+ * try {
+ *   await docker.imageInspect("my-app:latest");
+ * } catch (error) {
+ *   if (!(error instanceof DockerError && error.notFound)) throw error;
+ *   for await (const progress of docker.imagePull("my-app:latest")) console.log(progress.status);
+ * }
+ * ```
+ *
+ * @module
+ */
+
+export {
+  DockerClient,
+  type DockerClientOptions,
+  MAX_API_VERSION,
+  MIN_API_VERSION,
+} from "./client.ts";
+export {
+  type DockerConnectionAttempt,
+  DockerConnectionError,
+  type DockerConnectionErrorOptions,
+  DockerError,
+  type DockerErrorOptions,
+  DockerProtocolError,
+} from "./errors.ts";
+export { type CollectedLogs, collectLogs, type LogChunk, LogDemuxer } from "./log_demux.ts";
+export { ChunkedDecoder, type ChunkedDecodeResult, type ChunkedDecoderOptions } from "./chunked.ts";
+export {
+  encodeRequest,
+  type HttpRequest,
+  type ResponseEvent,
+  type ResponseHead,
+  ResponseParser,
+  type ResponseParserOptions,
+} from "./http.ts";
+export { JsonLinesDecoder, type JsonLinesDecoderOptions } from "./json_lines.ts";
+export type { ConnectionPoolStats } from "./pool.ts";
+export {
+  DEFAULT_DOCKER_SOCKET,
+  discoverDockerEndpoint,
+  type DiscoverDockerEndpointOptions,
+  type DiscoveredDockerEndpoint,
+  type DockerEndpoint,
+  type DockerEndpointCandidate,
+  dockerEndpointCandidates,
+  type DockerEndpointCandidatesOptions,
+  type DockerEndpointSource,
+  formatDockerEndpoint,
+  parseDockerHost,
+} from "./socket.ts";
+export type * from "./types.ts";
