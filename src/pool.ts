@@ -216,21 +216,28 @@ function checkHook(name: string, value: unknown): void {
   }
 }
 
-const sourceCache = new WeakMap<object, string>();
+/** Sources already checked; inline arrow functions are new objects at each call but share a source. */
+const checkedSources = new Set<string>();
+const CHECKED_SOURCES_LIMIT = 1024;
 
 /**
  * Returns the source to ship for `fn`, or throws a `TypeError` saying why it cannot be shipped.
  *
  * @param fn The function.
  * @returns Its source text.
+ *
+ * @example
+ * ```ts
+ * import { functionSource } from "./pool.ts";
+ * console.assert(functionSource((a: number) => a * 2).includes("a * 2"));
+ * ```
  */
 export function functionSource(fn: unknown): string {
   if (typeof fn !== "function") {
     throw new TypeError(`Cannot call a ${fn === null ? "null" : typeof fn}: expected a function`);
   }
-  const cached = sourceCache.get(fn);
-  if (cached !== undefined) return cached;
   const source = Function.prototype.toString.call(fn);
+  if (checkedSources.has(source)) return source;
   const label = fn.name ? `"${fn.name}"` : "(anonymous)";
   if (/\{\s*\[native code\]\s*\}\s*$/.test(source)) {
     throw new TypeError(
@@ -247,7 +254,8 @@ export function functionSource(fn: unknown): string {
       `Cannot ship function ${label}: its source is not a standalone function expression (a method shorthand?); use a function or arrow function`,
     );
   }
-  sourceCache.set(fn, source);
+  if (checkedSources.size >= CHECKED_SOURCES_LIMIT) checkedSources.clear();
+  checkedSources.add(source);
   return source;
 }
 
