@@ -40,6 +40,7 @@ import {
   VIEW_KIND_BY_NAME,
   VIEW_KINDS,
 } from "./_codec_format.ts";
+import { commit, reserve } from "./_codec_slab.ts";
 
 /**
  * Why a value cannot be encoded, and where: path segments are added while the
@@ -137,7 +138,9 @@ export class TaggedEncoder {
       const buf = this.#buf;
       buf[0] = FORMAT_TAGGED;
       this.#view.setUint32(1, bodyLength, true);
-      const parts: Uint8Array[] = [buf.slice(0, this.#pos)];
+      const out = reserve(this.#pos);
+      out.buf.set(this.#pos === buf.length ? buf : buf.subarray(0, this.#pos), out.offset);
+      const parts: Uint8Array[] = [commit(this.#pos)];
       let offset = this.#pos;
       const sidecars = this.#sidecars;
       for (let i = 0; i < sidecars.length; i++) {

@@ -5,8 +5,11 @@
  * @module
  */
 
-/** First byte of an encoding: the rest is UTF-8 JSON. */
-export const FORMAT_JSON = 0x01;
+/**
+ * First byte of an encoding: the rest is UTF-8 JSON. A space, so that the
+ * whole encoding is JSON text and decodes without slicing.
+ */
+export const FORMAT_JSON = 0x20;
 /** First byte of an encoding: the rest is the tagged binary format. */
 export const FORMAT_TAGGED = 0x02;
 /** Bytes before the tagged body: format byte + u32 LE body length. */

@@ -4,7 +4,7 @@
  *
  * Format. The first byte says which of two encodings follows:
  *
- * - `0x01` JSON: the rest is UTF-8 JSON. Used when a scan finds only
+ * - `0x20` (a space) JSON: the rest is UTF-8 JSON. Used when a scan finds only
  *   JSON-safe data: `null`, booleans, finite numbers other than `-0`,
  *   strings, and arrays without holes and plain objects of those, with no
  *   object reachable twice. `JSON.stringify`/`JSON.parse` are native and
@@ -41,6 +41,7 @@ import { ProtocolError } from "./errors.ts";
 import { CloneFailure, TaggedEncoder } from "./_codec_encode.ts";
 import { TaggedDecoder } from "./_codec_decode.ts";
 import { FORMAT_JSON, FORMAT_TAGGED, MAX_DEPTH } from "./_codec_format.ts";
+import { commit, reserve } from "./_codec_slab.ts";
 
 /**
  * Thrown by {@linkcode encodeValue} (before anything is sent) when a value
@@ -71,7 +72,9 @@ export class DataCloneError extends Error {
 }
 
 const utf8Encoder = new TextEncoder();
-const utf8Decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+// Not fatal: a fatal TextDecoder is several times slower; corrupt bytes
+// decode to U+FFFD and then usually fail JSON.parse.
+const utf8Decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
 // Objects met by the current JSON-safety scan (cleared after each scan).
 const seen = new Set<object>();
@@ -116,13 +119,26 @@ function isJsonSafe(v: unknown, depth: number): boolean {
 
 function encodeJson(value: unknown): Uint8Array[] {
   const json = JSON.stringify(value);
-  // Assume ASCII (one byte per code unit); fall back when it is not.
-  const out = new Uint8Array(json.length + 1);
-  if (utf8Encoder.encodeInto(json, out.subarray(1)).read === json.length) {
-    out[0] = FORMAT_JSON;
-    return [out];
+  const n = json.length;
+  const out = reserve(n * 3 + 1);
+  const buf = out.buf;
+  const start = out.offset;
+  buf[start] = FORMAT_JSON;
+  // ASCII by hand: for short text this beats TextEncoder's call overhead.
+  let p = start + 1;
+  let i = 0;
+  if (n <= 256) {
+    for (; i < n; i++) {
+      const c = json.charCodeAt(i);
+      if (c >= 0x80) break;
+      buf[p++] = c;
+    }
   }
-  return [Uint8Array.of(FORMAT_JSON), utf8Encoder.encode(json)];
+  if (i < n) {
+    p = start + 1 +
+      utf8Encoder.encodeInto(json, buf.subarray(start + 1, start + 1 + n * 3)).written;
+  }
+  return [commit(p - start)];
 }
 
 function formatPath(segments: readonly string[]): string {
@@ -236,7 +252,8 @@ export function decodeValue(bytes: Uint8Array): unknown {
   const format = bytes[0];
   if (format === FORMAT_JSON) {
     try {
-      return JSON.parse(utf8Decoder.decode(bytes.subarray(1)));
+      // The format byte is a space: the whole encoding is JSON text.
+      return JSON.parse(utf8Decoder.decode(bytes));
     } catch (err) {
       throw new ProtocolError("Cannot decode value: malformed JSON", {
         cause: err,

@@ -391,8 +391,8 @@ Deno.test("encodeValue() round-trips boxed primitives", () => {
 });
 
 Deno.test("encodeValue() uses JSON for plain data and the tagged format otherwise", () => {
-  assert.equal(format({ a: 1, b: ["x", true, null, 1.5], c: { d: "é" } }), 0x01);
-  assert.equal(format("str"), 0x01);
+  assert.equal(format({ a: 1, b: ["x", true, null, 1.5], c: { d: "é" } }), 0x20);
+  assert.equal(format("str"), 0x20);
   for (
     const v of [
       undefined,
@@ -556,8 +556,8 @@ Deno.test("decodeValue() throws ProtocolError on empty, unknown-format and trunc
   assert.throws(() => decodeValue(new Uint8Array(0)), ProtocolError);
   assert.throws(() => decodeValue(new Uint8Array([0x00, 1, 2])), ProtocolError);
   assert.throws(() => decodeValue(new Uint8Array([0xff])), ProtocolError);
-  assert.throws(() => decodeValue(new Uint8Array([0x01])), ProtocolError);
-  assert.throws(() => decodeValue(new Uint8Array([0x01, 0xc3])), ProtocolError, "invalid UTF-8");
+  assert.throws(() => decodeValue(new Uint8Array([0x20])), ProtocolError);
+  assert.throws(() => decodeValue(new Uint8Array([0x20, 0xc3])), ProtocolError, "invalid UTF-8");
   for (const sample of SAMPLES) {
     const bytes = concat(encodeValue(sample));
     for (let n = 0; n < bytes.length; n++) {
