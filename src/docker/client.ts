@@ -51,9 +51,10 @@ export const MIN_API_VERSION = "1.24";
 /** Options for {@linkcode DockerClient}. */
 export interface DockerClientOptions {
   /**
-   * The engine's socket: a path, `unix:///path` or `tcp://host:port`. Tried
-   * first; then `DOCKER_HOST`, `$XDG_RUNTIME_DIR/docker.sock` and
-   * `/var/run/docker.sock`.
+   * The engine's socket: a path, `unix:///path` or `tcp://host:port`.
+   *
+   * @default {undefined} `DOCKER_HOST` if set, else the first of
+   * `$XDG_RUNTIME_DIR/docker.sock` and `/var/run/docker.sock` that answers
    */
   socketPath?: string;
   /**

@@ -4,9 +4,10 @@
  * (JSON-lines pull progress, demultiplexed logs), API version negotiation,
  * `AbortSignal` and timeouts on every call, and typed errors.
  *
- * The socket is found on first use: the `socketPath` option, then
- * `DOCKER_HOST` (`unix://` or `tcp://`), then `$XDG_RUNTIME_DIR/docker.sock`
- * (rootless), then `/var/run/docker.sock`.
+ * The socket is found on first use: the `socketPath` option if given, else
+ * `DOCKER_HOST` (`unix://` or `tcp://`) if set, else the first of
+ * `$XDG_RUNTIME_DIR/docker.sock` (rootless) and `/var/run/docker.sock` that
+ * answers.
  *
  * @example Inspecting the engine
  * ```ts ignore

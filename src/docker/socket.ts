@@ -1,6 +1,6 @@
 /**
- * Finding the Docker engine's socket: an explicit option, then `DOCKER_HOST`,
- * then the rootless socket in `$XDG_RUNTIME_DIR`, then `/var/run/docker.sock`.
+ * Finding the Docker engine's socket: an explicit option, else `DOCKER_HOST`,
+ * else the rootless socket in `$XDG_RUNTIME_DIR`, then `/var/run/docker.sock`.
  *
  * @module
  */
@@ -41,7 +41,7 @@ export interface DockerEndpointCandidate {
 
 /** Options for {@linkcode dockerEndpointCandidates}. */
 export interface DockerEndpointCandidatesOptions {
-  /** An explicit socket path or `unix://` / `tcp://` URL, tried first. */
+  /** An explicit socket path or `unix://` / `tcp://` URL; when set, the only candidate. */
   socketPath?: string;
   /**
    * Reads an environment variable (`DOCKER_HOST`, `XDG_RUNTIME_DIR`).
@@ -115,9 +115,12 @@ export function formatDockerEndpoint(endpoint: DockerEndpoint): string {
 }
 
 /**
- * Lists the endpoints to try, in order: the explicit option, `DOCKER_HOST`,
- * `$XDG_RUNTIME_DIR/docker.sock` (rootless Docker), `/var/run/docker.sock`.
- * Pure: it reads only the injected environment.
+ * Lists the endpoints to try, in order. A configured endpoint is
+ * authoritative, as with the docker CLI: the explicit option if given, else
+ * `DOCKER_HOST` if set, is the only candidate (falling back from it could
+ * silently drive another engine). Only when neither is set are the usual
+ * sockets probed: `$XDG_RUNTIME_DIR/docker.sock` (rootless Docker), then
+ * `/var/run/docker.sock`. Pure: it reads only the injected environment.
  *
  * @param options The explicit option and the environment reader.
  * @returns The candidates, without duplicates.
@@ -147,9 +150,13 @@ export function dockerEndpointCandidates(
   };
   if (options.socketPath !== undefined && options.socketPath !== "") {
     add("option", options.socketPath);
+    return candidates;
   }
   const dockerHost = env("DOCKER_HOST");
-  if (dockerHost !== undefined && dockerHost !== "") add("DOCKER_HOST", dockerHost);
+  if (dockerHost !== undefined && dockerHost !== "") {
+    add("DOCKER_HOST", dockerHost);
+    return candidates;
+  }
   const runtimeDir = env("XDG_RUNTIME_DIR");
   if (runtimeDir !== undefined && runtimeDir.startsWith("/")) {
     add("XDG_RUNTIME_DIR", `${runtimeDir.replace(/\/+$/, "")}/docker.sock`);
@@ -177,8 +184,8 @@ export interface DiscoveredDockerEndpoint<T> {
 }
 
 /**
- * Tries each candidate endpoint in order and settles on the first whose
- * probe succeeds.
+ * Tries each candidate endpoint (see {@linkcode dockerEndpointCandidates})
+ * in order and settles on the first whose probe succeeds.
  *
  * @typeParam T What the probe resolves to.
  * @param options The candidates' sources and the probe.

@@ -53,95 +53,127 @@ Deno.test("formatDockerEndpoint() round-trips with parseDockerHost()", () => {
   }
 });
 
-Deno.test("dockerEndpointCandidates() orders option, DOCKER_HOST, XDG_RUNTIME_DIR, default", () => {
+Deno.test("dockerEndpointCandidates() takes the option, else DOCKER_HOST, else the usual sockets", () => {
   const env = envOf({ DOCKER_HOST: "tcp://127.0.0.1:2375", XDG_RUNTIME_DIR: "/run/user/1000/" });
+  const list = (options: Parameters<typeof dockerEndpointCandidates>[0]) =>
+    dockerEndpointCandidates(options).map((c) => [c.source, c.value]);
+  assert.deepEqual(list({ socketPath: "/opt/d.sock", env }), [["option", "/opt/d.sock"]]);
+  assert.deepEqual(list({ env }), [["DOCKER_HOST", "tcp://127.0.0.1:2375"]]);
   assert.deepEqual(
-    dockerEndpointCandidates({ socketPath: "/opt/d.sock", env }).map((c) => [c.source, c.value]),
+    list({ socketPath: "", env: envOf({ DOCKER_HOST: "", XDG_RUNTIME_DIR: "/run/user/1000/" }) }),
     [
-      ["option", "/opt/d.sock"],
-      ["DOCKER_HOST", "tcp://127.0.0.1:2375"],
       ["XDG_RUNTIME_DIR", "/run/user/1000/docker.sock"],
       ["default", "/var/run/docker.sock"],
     ],
   );
-  assert.deepEqual(
-    dockerEndpointCandidates({ env: envOf({}) }).map((c) => c.value),
-    ["/var/run/docker.sock"],
-  );
-  // Duplicates are tried once; an unusable value is kept, with its problem.
-  const candidates = dockerEndpointCandidates({
-    socketPath: "unix:///var/run/docker.sock",
-    env: envOf({ DOCKER_HOST: "ssh://h", XDG_RUNTIME_DIR: "relative" }),
-  });
-  assert.deepEqual(candidates.map((c) => c.value), [
-    "unix:///var/run/docker.sock",
-    "ssh://h",
+  assert.deepEqual(list({ env: envOf({}) }), [["default", "/var/run/docker.sock"]]);
+  // A relative runtime dir is ignored; a runtime dir holding the default is tried once.
+  assert.deepEqual(list({ env: envOf({ XDG_RUNTIME_DIR: "relative" }) }), [[
+    "default",
     "/var/run/docker.sock",
+  ]]);
+  assert.deepEqual(list({ env: envOf({ XDG_RUNTIME_DIR: "/var/run" }) }), [
+    ["XDG_RUNTIME_DIR", "/var/run/docker.sock"],
   ]);
-  assert.match(candidates[1]!.problem!, /only unix:\/\/ and tcp:\/\/ are supported/);
+  // An unusable value is kept, with its problem, so the error can name it.
+  const [unusable] = dockerEndpointCandidates({ env: envOf({ DOCKER_HOST: "ssh://h" }) });
+  assert.equal(unusable?.endpoint, undefined);
+  assert.match(unusable!.problem!, /only unix:\/\/ and tcp:\/\/ are supported/);
 });
 
-Deno.test("discoverDockerEndpoint() takes the first endpoint whose probe succeeds", async () => {
+Deno.test("dockerEndpointCandidates() reads the real environment by default", () => {
+  const candidates = dockerEndpointCandidates();
+  assert.ok(candidates.length >= 1);
+  if (Deno.env.get("DOCKER_HOST") === undefined) {
+    assert.equal(candidates.at(-1)?.value, "/var/run/docker.sock");
+  }
+});
+
+Deno.test("discoverDockerEndpoint() falls back from the rootless socket to the default one", async () => {
   const tried: string[] = [];
   const found = await discoverDockerEndpoint({
-    env: envOf({ DOCKER_HOST: "unix:///missing.sock", XDG_RUNTIME_DIR: "/run/user/7" }),
+    env: envOf({ XDG_RUNTIME_DIR: "/run/user/7" }),
     probe: (endpoint: DockerEndpoint) => {
       tried.push(formatDockerEndpoint(endpoint));
       if (tried.length === 1) return Promise.reject(new Deno.errors.NotFound("gone"));
       return Promise.resolve(tried.length);
     },
   });
-  assert.deepEqual(tried, ["unix:///missing.sock", "unix:///run/user/7/docker.sock"]);
+  assert.deepEqual(tried, ["unix:///run/user/7/docker.sock", "unix:///var/run/docker.sock"]);
   assert.deepEqual(found, {
-    endpoint: { transport: "unix", path: "/run/user/7/docker.sock" },
+    endpoint: { transport: "unix", path: "/var/run/docker.sock" },
     probed: 2,
   });
 });
 
+Deno.test("discoverDockerEndpoint() never falls back from a configured endpoint", async () => {
+  for (
+    const options of [{ socketPath: "/opt/d.sock" }, {
+      env: envOf({ DOCKER_HOST: "tcp://127.0.0.1:1" }),
+    }]
+  ) {
+    const tried: string[] = [];
+    const error = await discoverDockerEndpoint({
+      env: envOf({}),
+      ...options,
+      probe: (endpoint) => {
+        tried.push(formatDockerEndpoint(endpoint));
+        return Promise.reject(new Deno.errors.ConnectionRefused("ECONNREFUSED"));
+      },
+    }).then(() => undefined, (e: unknown) => e);
+    assert.ok(error instanceof DockerConnectionError);
+    assert.equal(tried.length, 1);
+    assert.deepEqual(error.attempts.map((a) => a.reason), ["refused"]);
+  }
+});
+
 Deno.test("discoverDockerEndpoint() names every endpoint tried and why it failed", async () => {
   const failures: Record<string, Error> = {
-    "unix:///opt/d.sock": new Deno.errors.PermissionDenied("EACCES"),
-    "tcp://127.0.0.1:1": new Deno.errors.ConnectionRefused("ECONNREFUSED"),
-    "unix:///run/user/1/docker.sock": new Deno.errors.NotFound("ENOENT"),
-    "unix:///var/run/docker.sock": new Error("Something else"),
+    "unix:///run/user/1/docker.sock": new Deno.errors.PermissionDenied("EACCES"),
+    "unix:///var/run/docker.sock": new Deno.errors.NotFound("ENOENT"),
   };
   const error = await discoverDockerEndpoint({
-    socketPath: "/opt/d.sock",
-    env: envOf({ DOCKER_HOST: "tcp://127.0.0.1:1", XDG_RUNTIME_DIR: "/run/user/1" }),
+    env: envOf({ XDG_RUNTIME_DIR: "/run/user/1" }),
     probe: (endpoint) => Promise.reject(failures[formatDockerEndpoint(endpoint)]),
   }).then(() => undefined, (e: unknown) => e);
   assert.ok(error instanceof DockerConnectionError);
   assert.deepEqual(error.attempts, [
-    { endpoint: "unix:///opt/d.sock", reason: "permission denied" },
-    { endpoint: "tcp://127.0.0.1:1", reason: "refused" },
-    { endpoint: "unix:///run/user/1/docker.sock", reason: "missing" },
-    { endpoint: "unix:///var/run/docker.sock", reason: "Something else" },
+    { endpoint: "unix:///run/user/1/docker.sock", reason: "permission denied" },
+    { endpoint: "unix:///var/run/docker.sock", reason: "missing" },
   ]);
   assert.equal(
     error.message,
-    'Cannot connect to the Docker engine: tried "unix:///opt/d.sock" (permission denied), ' +
-      '"tcp://127.0.0.1:1" (refused), "unix:///run/user/1/docker.sock" (missing), ' +
-      '"unix:///var/run/docker.sock" (Something else)',
+    'Cannot connect to the Docker engine: tried "unix:///run/user/1/docker.sock" (permission denied), ' +
+      '"unix:///var/run/docker.sock" (missing)',
   );
   assert.equal(error.cause, failures["unix:///var/run/docker.sock"]);
+  const other = await discoverDockerEndpoint({
+    env: envOf({ DOCKER_HOST: "ssh://h" }),
+    probe: () => Promise.resolve(),
+  }).then(() => undefined, (e: unknown) => e);
+  assert.ok(other instanceof DockerConnectionError);
+  assert.match(other.attempts[0]!.reason, /only unix:\/\/ and tcp:\/\/ are supported/);
 });
 
 Deno.test("discoverDockerEndpoint() reports real missing and refused sockets", async () => {
   const dir = await Deno.makeTempDir();
   try {
     await Deno.writeTextFile(`${dir}/not-a-socket`, "");
-    const error = await discoverDockerEndpoint({
-      socketPath: `${dir}/nothing.sock`,
-      env: envOf({ DOCKER_HOST: `unix://${dir}/not-a-socket` }),
-      probe: async (endpoint) => {
-        if (endpoint.transport !== "unix" || !endpoint.path.startsWith(dir)) {
-          throw new Deno.errors.NotFound("outside the test");
-        }
-        (await Deno.connect({ transport: "unix", path: endpoint.path })).close();
-      },
-    }).then(() => undefined, (e: unknown) => e);
-    assert.ok(error instanceof DockerConnectionError);
-    assert.deepEqual(error.attempts.slice(0, 2).map((a) => a.reason), ["missing", "refused"]);
+    const reasons = [];
+    for (const path of [`${dir}/nothing.sock`, `${dir}/not-a-socket`]) {
+      const error = await discoverDockerEndpoint({
+        socketPath: path,
+        probe: async (endpoint) => {
+          assert.equal(endpoint.transport, "unix");
+          if (endpoint.transport === "unix") {
+            (await Deno.connect({ transport: "unix", path: endpoint.path })).close();
+          }
+        },
+      }).then(() => undefined, (e: unknown) => e);
+      assert.ok(error instanceof DockerConnectionError);
+      reasons.push(error.attempts[0]?.reason);
+    }
+    assert.deepEqual(reasons, ["missing", "refused"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
