@@ -21,7 +21,7 @@ export interface ParentListenerOptions {
   logger: Logger;
   /** Milliseconds a connection may take to finish the handshake. @default 5000 */
   handshakeTimeout?: number;
-  /** Connections allowed in the handshake at once; more are closed at once. @default 256 */
+  /** Connections allowed in the handshake at once; past it the oldest is closed. @default 256 */
   maxPending?: number;
   /** Minimum milliseconds between two "dropped connections" log lines. @default 10000 */
   dropLogInterval?: number;
@@ -103,9 +103,12 @@ export class ParentListener {
     try {
       for await (const socket of this.#listener) {
         if (this.#handshakes.size >= this.#maxPending) {
-          socket.close();
-          this.#dropped("too many connections in the handshake");
-          continue;
+          // Evict the oldest rather than refuse the newest: a real runner finishes in a
+          // round trip or two, so refusing newcomers would let a few silent sockets lock
+          // every runner out, while evicting the oldest takes a flood faster than that.
+          const oldest = this.#handshakes.values().next().value!;
+          this.#handshakes.delete(oldest);
+          oldest.close();
         }
         this.#handshake(new FrameConnection(socket, { maxPayload: HANDSHAKE_MAX_PAYLOAD }));
       }

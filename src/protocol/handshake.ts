@@ -73,6 +73,20 @@ function verify(key: CryptoKey, proof: Uint8Array, data: Uint8Array): Promise<bo
   );
 }
 
+/**
+ * The peer hung up during the handshake. Nothing was proven either way, so a
+ * runner may dial again (a parent under a flood evicts waiting connections).
+ */
+export class HandshakeClosedError extends ProtocolError {
+  /**
+   * @param stage The message that was awaited.
+   */
+  constructor(stage: string) {
+    super(`Connection closed during the handshake (${stage})`);
+    this.name = "HandshakeClosedError";
+  }
+}
+
 function sendJson(conn: FrameConnection, type: number, value: unknown): void {
   conn.send(type, [encoder.encode(JSON.stringify(value))]);
 }
@@ -83,7 +97,7 @@ async function readJson(
   what: string,
 ): Promise<Record<string, unknown>> {
   const frame = await conn.readFrame();
-  if (frame === null) throw new ProtocolError(`Connection closed during the handshake (${what})`);
+  if (frame === null) throw new HandshakeClosedError(what);
   if (frame.type !== type) {
     throw new ProtocolError(`Expected ${what} frame, got frame type ${frame.type}`);
   }

@@ -11,6 +11,7 @@ import { FrameConnection } from "../protocol/connection.ts";
 import {
   authenticateToParent,
   HANDSHAKE_MAX_PAYLOAD,
+  HandshakeClosedError,
   importSecret,
 } from "../protocol/handshake.ts";
 import { decodeCall, decodeId, FrameType } from "../protocol/messages.ts";
@@ -98,32 +99,48 @@ export async function runRunner(
   const started = Date.now();
   const deadline = started + env.connectTimeout;
   const key = await importSecret(env.secret);
-  let socket: Socket;
-  try {
-    socket = await connectBefore(env, deadline, options.signal);
-  } catch (err) {
-    return {
-      code: 3,
-      reason: "connect-failed",
-      message: `Cannot connect to parent ${env.host}:${env.port} within ${env.connectTimeout} ms: ${
-        (err as Error).message
-      }`,
-    };
-  }
-  const conn = new FrameConnection(socket, { maxPayload: HANDSHAKE_MAX_PAYLOAD });
-  try {
-    await withDeadline(
-      authenticateToParent(conn, env.id, key),
-      deadline - Date.now(),
-      () => conn.close(),
-    );
-  } catch (err) {
-    conn.close();
-    return {
-      code: 4,
-      reason: "auth-failed",
-      message: `Cannot authenticate: ${(err as Error).message}`,
-    };
+  let conn: FrameConnection | undefined;
+  let retryDelay = 25;
+  while (conn === undefined) {
+    let socket: Socket;
+    try {
+      socket = await connectBefore(env, deadline, options.signal);
+    } catch (err) {
+      return {
+        code: 3,
+        reason: "connect-failed",
+        message:
+          `Cannot connect to parent ${env.host}:${env.port} within ${env.connectTimeout} ms: ${
+            (err as Error).message
+          }`,
+      };
+    }
+    const attempt = new FrameConnection(socket, { maxPayload: HANDSHAKE_MAX_PAYLOAD });
+    try {
+      await withDeadline(
+        authenticateToParent(attempt, env.id, key),
+        deadline - Date.now(),
+        () => attempt.close(),
+      );
+      conn = attempt;
+    } catch (err) {
+      attempt.close();
+      // A parent under a flood evicts waiting connections: dial again while time is left.
+      if (
+        err instanceof HandshakeClosedError && !options.signal?.aborted &&
+        Date.now() + retryDelay < deadline
+      ) {
+        log.debug(`runner ${env.id}: ${err.message}; retrying`);
+        await sleep(retryDelay);
+        retryDelay = Math.min(retryDelay * 2, 500);
+        continue;
+      }
+      return {
+        code: 4,
+        reason: "auth-failed",
+        message: `Cannot authenticate: ${(err as Error).message}`,
+      };
+    }
   }
   conn.maxPayload = MAX_PAYLOAD;
   log.info(`runner ${env.id}: connected to ${env.host}:${env.port} in ${Date.now() - started} ms`);
