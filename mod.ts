@@ -40,8 +40,19 @@ export {
 } from "./src/errors.ts";
 export { DataCloneError } from "./src/protocol/codec.ts";
 export { ProtocolError } from "./src/protocol/errors.ts";
+export { DockerConnectionError, DockerError, DockerProtocolError } from "./src/docker/errors.ts";
 export type { Backend, BootSpec, ParentAddress, RunnerHandle } from "./src/backends/backend.ts";
 export { LocalBackend } from "./src/backends/local.ts";
+export {
+  DEFAULT_RUNNER_ENV,
+  DockerBackend,
+  type DockerBackendOptions,
+  LABEL_PARENT,
+  LABEL_PARENT_CONTAINER,
+  LABEL_PARENT_PROCESS,
+  LABEL_POOL,
+  LABEL_PROJECT,
+} from "./src/backends/docker.ts";
 export { ProcessBackend, type ProcessBackendOptions } from "./src/backends/process.ts";
 export type { CallContext } from "./src/runner/context.ts";
 export { consoleLogger, type Logger, type LogLevel } from "./src/util/logger.ts";

@@ -791,6 +791,8 @@ export class Pool implements AsyncDisposable {
       );
       return { listener, dialHost: address.dialHost };
     })();
+    // A failed prepare (engine down, network missing) is retried by the next boot.
+    this.#listener.catch(() => this.#listener = undefined);
     return this.#listener;
   }
 

@@ -234,6 +234,7 @@ export class DockerBackend implements Backend {
    */
   prepare(): Promise<ParentAddress> {
     this.#prepared ??= this.#prepare();
+    this.#prepared.catch(() => this.#prepared = undefined);
     return this.#prepared;
   }
 

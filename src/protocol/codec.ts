@@ -160,6 +160,7 @@ function formatPath(segments: readonly string[]): string {
  * BigInt), plain objects, arrays, `Map`, `Set`, `Date`, `RegExp`,
  * `ArrayBuffer`, typed arrays, `DataView`, `Error`, boxed primitives, nested
  * in any way, with shared references and cycles.
+ * @param options `name`: what to call the value in error messages (e.g. `"args"` gives paths like `"args[1].x"`).
  * @returns The parts of the encoding, in order.
  * @throws {DataCloneError} When something in `value` cannot cross the wire.
  *
@@ -178,7 +179,7 @@ function formatPath(segments: readonly string[]): string {
  * console.assert(copy.tags.has("a") && copy.big === 2n ** 70n);
  * ```
  */
-export function encodeValue(value: unknown): Uint8Array[] {
+export function encodeValue(value: unknown, options?: { name?: string }): Uint8Array[] {
   if (!scanning) {
     scanning = true;
     let jsonSafe: boolean;
@@ -196,7 +197,11 @@ export function encodeValue(value: unknown): Uint8Array[] {
     return enc.encode(value);
   } catch (err) {
     if (!(err instanceof CloneFailure)) throw err;
-    const path = formatPath(err.segments);
+    const inner = formatPath(err.segments);
+    const root = options?.name ?? "";
+    const path = root === "" || inner === "" || inner.startsWith("[") || inner.startsWith(".get(")
+      ? root + inner
+      : `${root}.${inner}`;
     throw new DataCloneError(
       path === ""
         ? `Cannot clone value: ${err.reason}`

@@ -66,19 +66,35 @@ export interface WireError {
 /** Bytes before a call's body: id (u32) and timeout in ms (u32, 0 = none). */
 export const CALL_HEADER_SIZE = 8;
 
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder();
+
 /**
  * Encodes what to run and the arguments, once, before a runner is chosen: an
- * argument that cannot cross throws `DataCloneError` before anything is sent
- * or booted.
+ * argument that cannot cross throws `DataCloneError` (naming it, e.g.
+ * `"args[1]"`) before anything is sent or booted.
+ *
+ * Layout: kind (u8: 0 function source, 1 module export), text length (u32),
+ * text (UTF-8 source or specifier), name length (u16), export name, then the
+ * codec-encoded arguments array.
  *
  * @param target What to run.
  * @param args The arguments.
  * @returns The body parts; send them after {@linkcode encodeCallHeader}.
  */
 export function encodeCallBody(target: CallTarget, args: readonly unknown[]): Uint8Array[] {
-  return target.kind === "fn"
-    ? encodeValue([0, target.source, args])
-    : encodeValue([1, target.specifier, args, target.name]);
+  const argParts = encodeValue(args, { name: "args" });
+  const text = textEncoder.encode(target.kind === "fn" ? target.source : target.specifier);
+  const name = textEncoder.encode(target.kind === "fn" ? "" : target.name);
+  if (name.length > 0xffff) throw new RangeError("Cannot call: the export name is too long");
+  const head = new Uint8Array(7 + text.length + name.length);
+  const view = new DataView(head.buffer);
+  head[0] = target.kind === "fn" ? 0 : 1;
+  view.setUint32(1, text.length);
+  head.set(text, 5);
+  view.setUint16(5 + text.length, name.length);
+  head.set(name, 7 + text.length);
+  return [head, ...argParts];
 }
 
 /**
@@ -111,19 +127,23 @@ function fail(what: string): never {
  * @throws {ProtocolError} When it is not a well-formed call.
  */
 export function decodeCall(payload: Uint8Array): CallMessage {
-  if (payload.length < CALL_HEADER_SIZE) fail("call");
-  const view = new DataView(payload.buffer, payload.byteOffset, CALL_HEADER_SIZE);
+  if (payload.length < CALL_HEADER_SIZE + 7) fail("call");
+  const view = new DataView(payload.buffer, payload.byteOffset, payload.length);
   const id = view.getUint32(0);
   const timeout = view.getUint32(4);
-  const v = decodeValue(payload.subarray(CALL_HEADER_SIZE));
-  if (!Array.isArray(v) || (v.length !== 3 && v.length !== 4)) fail("call");
-  const [kind, text, args, name] = v as unknown[];
-  if (typeof text !== "string" || !Array.isArray(args)) fail("call");
+  const kind = payload[CALL_HEADER_SIZE];
+  const textLength = view.getUint32(CALL_HEADER_SIZE + 1);
+  const textEnd = CALL_HEADER_SIZE + 5 + textLength;
+  if ((kind !== 0 && kind !== 1) || textEnd + 2 > payload.length) fail("call");
+  const nameLength = view.getUint16(textEnd);
+  const nameEnd = textEnd + 2 + nameLength;
+  if (nameEnd > payload.length) fail("call");
+  const text = textDecoder.decode(payload.subarray(CALL_HEADER_SIZE + 5, textEnd));
+  const args = decodeValue(payload.subarray(nameEnd));
+  if (!Array.isArray(args)) fail("call");
   if (kind === 0) return { id, target: { kind: "fn", source: text }, args, timeout };
-  if (kind === 1 && typeof name === "string") {
-    return { id, target: { kind: "module", specifier: text, name }, args, timeout };
-  }
-  fail("call");
+  const name = textDecoder.decode(payload.subarray(textEnd + 2, nameEnd));
+  return { id, target: { kind: "module", specifier: text, name }, args, timeout };
 }
 
 /**

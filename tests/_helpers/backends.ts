@@ -66,3 +66,16 @@ export async function waitFor(check: () => boolean, timeoutMs: number): Promise<
   }
   return check();
 }
+
+/** Like {@linkcode waitFor}, for an async check (polled every 50 ms). */
+export async function waitForAsync(
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await check()) return true;
+    await sleep(50);
+  }
+  return await check();
+}
