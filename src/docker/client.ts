@@ -43,9 +43,28 @@ import type {
   RegistryAuth,
 } from "./types.ts";
 
-/** Highest Engine API version this client speaks. */
+/**
+ * Highest Engine API version this client speaks; a newer engine is spoken
+ * to at this version.
+ *
+ * @example
+ * ```ts
+ * import { MAX_API_VERSION } from "./mod.ts";
+ *
+ * console.assert(MAX_API_VERSION === "1.41");
+ * ```
+ */
 export const MAX_API_VERSION = "1.41";
-/** Lowest Engine API version this client accepts. */
+/**
+ * Lowest Engine API version this client accepts.
+ *
+ * @example
+ * ```ts
+ * import { MIN_API_VERSION } from "./mod.ts";
+ *
+ * console.assert(MIN_API_VERSION === "1.24");
+ * ```
+ */
 export const MIN_API_VERSION = "1.24";
 
 /** Options for {@linkcode DockerClient}. */
@@ -128,18 +147,20 @@ const textDecoder = new TextDecoder();
  * reason or a `TimeoutError` `DOMException` when a call is aborted.
  *
  * @example Running a container and reading its output
- * ```ts ignore
+ * ```ts
  * import { collectLogs, DockerClient } from "./mod.ts";
  *
- * await using docker = new DockerClient();
- * const { Id } = await docker.containerCreate({ Image: "alpine:3", Cmd: ["echo", "hi"] });
- * try {
- *   await docker.containerStart(Id);
- *   const { StatusCode } = await docker.containerWait(Id);
- *   const { stdout } = await collectLogs(docker.containerLogs(Id));
- *   console.log(StatusCode, stdout);
- * } finally {
- *   await docker.containerRemove(Id, { force: true });
+ * // Needs a running engine and the image.
+ * export async function echo(text: string): Promise<string> {
+ *   await using docker = new DockerClient();
+ *   const { Id } = await docker.containerCreate({ Image: "alpine:3", Cmd: ["echo", text] });
+ *   try {
+ *     await docker.containerStart(Id);
+ *     await docker.containerWait(Id);
+ *     return (await collectLogs(docker.containerLogs(Id))).stdout;
+ *   } finally {
+ *     await docker.containerRemove(Id, { force: true });
+ *   }
  * }
  * ```
  */
@@ -157,6 +178,13 @@ export class DockerClient implements AsyncDisposable {
    * Creates a client; nothing is connected until the first call.
    *
    * @param options Socket, API version, timeouts and pool limits.
+   *
+   * @example
+   * ```ts
+   * import { DockerClient } from "./mod.ts";
+   *
+   * await using docker = new DockerClient({ socketPath: "unix:///var/run/docker.sock", timeout: 30_000 });
+   * ```
    */
   constructor(options: DockerClientOptions = {}) {
     this.#options = options;
@@ -180,6 +208,14 @@ export class DockerClient implements AsyncDisposable {
    * The endpoint in use, once discovered.
    *
    * @returns The endpoint, or `undefined` before the first call.
+   *
+   * @example
+   * ```ts
+   * import { DockerClient } from "./mod.ts";
+   *
+   * await using docker = new DockerClient({ socketPath: "/var/run/docker.sock" });
+   * console.assert(docker.endpoint === undefined); // nothing connected yet
+   * ```
    */
   get endpoint(): DockerEndpoint | undefined {
     return this.#endpoint;
@@ -189,6 +225,14 @@ export class DockerClient implements AsyncDisposable {
    * The API version in use, once negotiated (or as given).
    *
    * @returns Such as `"1.41"`, or `undefined` before negotiation.
+   *
+   * @example
+   * ```ts
+   * import { DockerClient } from "./mod.ts";
+   *
+   * await using docker = new DockerClient({ apiVersion: "1.41" });
+   * console.assert(docker.apiVersion === "1.41");
+   * ```
    */
   get apiVersion(): string | undefined {
     return this.#prefix?.slice(2);
@@ -198,6 +242,15 @@ export class DockerClient implements AsyncDisposable {
    * How many connections are idle and busy.
    *
    * @returns The pool's counts.
+   *
+   * @example
+   * ```ts
+   * import { DockerClient } from "./mod.ts";
+   *
+   * await using docker = new DockerClient();
+   * const { idle, busy } = docker.connections;
+   * console.assert(idle === 0 && busy === 0);
+   * ```
    */
   get connections(): ConnectionPoolStats {
     return this.#pool.stats;
@@ -207,6 +260,14 @@ export class DockerClient implements AsyncDisposable {
    * Closes every connection (idle and busy; calls in flight fail).
    *
    * @returns When done.
+   *
+   * @example
+   * ```ts
+   * import { DockerClient } from "./mod.ts";
+   *
+   * const docker = new DockerClient();
+   * await docker.close();
+   * ```
    */
   close(): Promise<void> {
     this.#pool.close();
@@ -217,6 +278,16 @@ export class DockerClient implements AsyncDisposable {
    * Closes the client, for `await using`.
    *
    * @returns When done.
+   *
+   * @example
+   * ```ts
+   * import { DockerClient } from "./mod.ts";
+   *
+   * {
+   *   await using docker = new DockerClient();
+   *   console.assert(docker.connections.busy === 0);
+   * } // closed here
+   * ```
    */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
@@ -230,6 +301,16 @@ export class DockerClient implements AsyncDisposable {
    * @param options Signal and timeout.
    * @returns The version in use, such as `"1.41"`.
    * @throws {DockerProtocolError} When the engine is older than {@linkcode MIN_API_VERSION}.
+   *
+   * @example
+   * ```ts
+   * import { DockerClient } from "./mod.ts";
+   *
+   * // Needs a running engine.
+   * export async function apiPrefix(docker: DockerClient): Promise<string> {
+   *   return `/v${await docker.negotiateApiVersion({ timeout: 5_000 })}`;
+   * }
+   * ```
    */
   async negotiateApiVersion(options: DockerCallOptions = {}): Promise<string> {
     if (this.#prefix !== undefined) return this.#prefix.slice(2);
@@ -252,11 +333,14 @@ export class DockerClient implements AsyncDisposable {
    * @returns What the engine's headers tell.
    *
    * @example
-   * ```ts ignore
+   * ```ts
    * import { DockerClient } from "./mod.ts";
    *
-   * await using docker = new DockerClient();
-   * const { apiVersion } = await docker.ping();
+   * // Needs a running engine.
+   * export async function engineApiVersion(): Promise<string | undefined> {
+   *   await using docker = new DockerClient({ timeout: 5_000 });
+   *   return (await docker.ping()).apiVersion;
+   * }
    * ```
    */
   async ping(options: DockerCallOptions = {}): Promise<DockerPing> {
@@ -289,6 +373,16 @@ export class DockerClient implements AsyncDisposable {
    *
    * @param options Signal and timeout.
    * @returns Engine and API versions, OS and architecture.
+   *
+   * @example
+   * ```ts
+   * import { DockerClient } from "./mod.ts";
+   *
+   * // Needs a running engine.
+   * export async function engineVersion(docker: DockerClient): Promise<string> {
+   *   return (await docker.version()).Version;
+   * }
+   * ```
    */
   async version(options: DockerCallOptions = {}): Promise<DockerVersion> {
     const response = await this.#request("GET", "/version", "read the Docker version", options);
@@ -302,6 +396,22 @@ export class DockerClient implements AsyncDisposable {
    * @param options Signal and timeout.
    * @returns The image's details.
    * @throws {DockerError} With `notFound` when the image is not present.
+   *
+   * @example
+   * ```ts
+   * import { DockerClient, DockerError } from "./mod.ts";
+   *
+   * // Needs a running engine.
+   * export async function hasImage(docker: DockerClient, image: string): Promise<boolean> {
+   *   try {
+   *     await docker.imageInspect(image);
+   *     return true;
+   *   } catch (error) {
+   *     if (error instanceof DockerError && error.notFound) return false;
+   *     throw error;
+   *   }
+   * }
+   * ```
    */
   async imageInspect(name: string, options: DockerCallOptions = {}): Promise<ImageInspect> {
     const response = await this.#request(
@@ -323,12 +433,14 @@ export class DockerClient implements AsyncDisposable {
    * @returns The progress lines.
    *
    * @example
-   * ```ts ignore
+   * ```ts
    * import { DockerClient } from "./mod.ts";
    *
-   * await using docker = new DockerClient();
-   * for await (const progress of docker.imagePull("alpine:3")) {
-   *   console.log(progress.status, progress.id ?? "");
+   * // Needs a running engine and a reachable registry.
+   * export async function pull(docker: DockerClient, image: string): Promise<void> {
+   *   for await (const progress of docker.imagePull(image, { timeout: 600_000 })) {
+   *     console.log(progress.status, progress.id ?? "");
+   *   }
    * }
    * ```
    */
@@ -381,14 +493,22 @@ export class DockerClient implements AsyncDisposable {
    * @throws {DockerError} With `conflict` when the name is taken, `notFound` when the image is missing.
    *
    * @example
-   * ```ts ignore
-   * import { DockerClient } from "./mod.ts";
+   * ```ts
+   * import { DockerClient, DockerError } from "./mod.ts";
    *
-   * await using docker = new DockerClient();
-   * const { Id } = await docker.containerCreate(
-   *   { Image: "alpine:3", Cmd: ["sleep", "60"], Labels: { app: "demo" } },
-   *   { name: "demo-1" },
-   * );
+   * // Needs a running engine and the image.
+   * export async function createDemo(docker: DockerClient): Promise<string | undefined> {
+   *   try {
+   *     const { Id } = await docker.containerCreate(
+   *       { Image: "alpine:3", Cmd: ["sleep", "60"], Labels: { app: "demo" } },
+   *       { name: "demo-1" },
+   *     );
+   *     return Id;
+   *   } catch (error) {
+   *     if (error instanceof DockerError && error.conflict) return undefined; // name taken
+   *     throw error;
+   *   }
+   * }
    * ```
    */
   async containerCreate(
@@ -419,6 +539,17 @@ export class DockerClient implements AsyncDisposable {
    * @param id Container ID or name.
    * @param options Signal and timeout.
    * @returns `true` when started, `false` when it was already running (304).
+   *
+   * @example
+   * ```ts
+   * import { DockerClient } from "./mod.ts";
+   *
+   * // Needs a running engine.
+   * export async function ensureRunning(docker: DockerClient, id: string): Promise<void> {
+   *   const started = await docker.containerStart(id);
+   *   if (!started) console.log(`${id} was already running`);
+   * }
+   * ```
    */
   async containerStart(id: string, options: DockerCallOptions = {}): Promise<boolean> {
     const response = await this.#request(
@@ -439,6 +570,16 @@ export class DockerClient implements AsyncDisposable {
    * @param id Container ID or name.
    * @param options Grace period `t`, signal and timeout.
    * @returns `true` when stopped, `false` when it was not running (304).
+   *
+   * @example
+   * ```ts
+   * import { DockerClient } from "./mod.ts";
+   *
+   * // Needs a running engine.
+   * export async function stopQuickly(docker: DockerClient, id: string): Promise<boolean> {
+   *   return await docker.containerStop(id, { t: 2, timeout: 10_000 });
+   * }
+   * ```
    */
   async containerStop(id: string, options: ContainerStopOptions = {}): Promise<boolean> {
     const query = options.t === undefined ? "" : `?t=${Math.max(0, Math.trunc(options.t))}`;
@@ -460,6 +601,16 @@ export class DockerClient implements AsyncDisposable {
    * @param options The signal to send (`killSignal`, default SIGKILL), signal and timeout.
    * @returns When delivered.
    * @throws {DockerError} With `conflict` when the container is not running.
+   *
+   * @example
+   * ```ts
+   * import { DockerClient } from "./mod.ts";
+   *
+   * // Needs a running engine.
+   * export async function terminate(docker: DockerClient, id: string): Promise<void> {
+   *   await docker.containerKill(id, { killSignal: "SIGTERM" });
+   * }
+   * ```
    */
   async containerKill(id: string, options: ContainerKillOptions = {}): Promise<void> {
     const query = options.killSignal === undefined
@@ -480,6 +631,16 @@ export class DockerClient implements AsyncDisposable {
    * @param id Container ID or name.
    * @param options Condition, signal and timeout.
    * @returns Its exit code.
+   *
+   * @example
+   * ```ts
+   * import { DockerClient } from "./mod.ts";
+   *
+   * // Needs a running engine.
+   * export async function exitCode(docker: DockerClient, id: string): Promise<number> {
+   *   return (await docker.containerWait(id, { condition: "not-running" })).StatusCode;
+   * }
+   * ```
    */
   async containerWait(
     id: string,
@@ -504,6 +665,16 @@ export class DockerClient implements AsyncDisposable {
    * @param options Signal and timeout.
    * @returns Its state, configuration and network settings.
    * @throws {DockerError} With `notFound` when there is no such container.
+   *
+   * @example
+   * ```ts
+   * import { DockerClient } from "./mod.ts";
+   *
+   * // Needs a running engine.
+   * export async function isRunning(docker: DockerClient, id: string): Promise<boolean> {
+   *   return (await docker.containerInspect(id)).State.Running;
+   * }
+   * ```
    */
   async containerInspect(id: string, options: DockerCallOptions = {}): Promise<ContainerInspect> {
     const response = await this.#request(
@@ -526,11 +697,15 @@ export class DockerClient implements AsyncDisposable {
    * @returns The output chunks.
    *
    * @example
-   * ```ts ignore
-   * import { collectLogs, DockerClient } from "./mod.ts";
+   * ```ts
+   * import { DockerClient } from "./mod.ts";
    *
-   * await using docker = new DockerClient();
-   * const { stdout, stderr } = await collectLogs(docker.containerLogs("my-container"));
+   * // Needs a running engine.
+   * export async function tail(docker: DockerClient, id: string): Promise<void> {
+   *   for await (const { stream, data } of docker.containerLogs(id, { follow: true })) {
+   *     (stream === "stdout" ? Deno.stdout : Deno.stderr).writeSync(data);
+   *   }
+   * }
    * ```
    */
   async *containerLogs(
@@ -577,11 +752,13 @@ export class DockerClient implements AsyncDisposable {
    * @returns One summary per container.
    *
    * @example
-   * ```ts ignore
-   * import { DockerClient } from "./mod.ts";
+   * ```ts
+   * import { type ContainerSummary, DockerClient } from "./mod.ts";
    *
-   * await using docker = new DockerClient();
-   * const mine = await docker.containerList({ all: true, filters: { label: ["app=demo"] } });
+   * // Needs a running engine.
+   * export function demoContainers(docker: DockerClient): Promise<ContainerSummary[]> {
+   *   return docker.containerList({ all: true, filters: { label: ["app=demo"] } });
+   * }
    * ```
    */
   async containerList(options: ContainerListOptions = {}): Promise<ContainerSummary[]> {
@@ -607,6 +784,16 @@ export class DockerClient implements AsyncDisposable {
    * @param options `force` (kill it first), `volumes`, signal and timeout.
    * @returns When removed.
    * @throws {DockerError} With `notFound` when there is no such container, `conflict` when it runs (without `force`).
+   *
+   * @example
+   * ```ts
+   * import { DockerClient } from "./mod.ts";
+   *
+   * // Needs a running engine.
+   * export async function discard(docker: DockerClient, id: string): Promise<void> {
+   *   await docker.containerRemove(id, { force: true, volumes: true });
+   * }
+   * ```
    */
   async containerRemove(id: string, options: ContainerRemoveOptions = {}): Promise<void> {
     let query = "";
@@ -628,6 +815,16 @@ export class DockerClient implements AsyncDisposable {
    * @param options Signal and timeout.
    * @returns Its driver, subnets and gateways, and attached containers.
    * @throws {DockerError} With `notFound` when there is no such network.
+   *
+   * @example
+   * ```ts
+   * import { DockerClient } from "./mod.ts";
+   *
+   * // Needs a running engine.
+   * export async function gateway(docker: DockerClient, network: string): Promise<string | undefined> {
+   *   return (await docker.networkInspect(network)).IPAM.Config?.[0]?.Gateway;
+   * }
+   * ```
    */
   async networkInspect(id: string, options: DockerCallOptions = {}): Promise<NetworkInspect> {
     const response = await this.#request(

@@ -9,17 +9,19 @@
  * `$XDG_RUNTIME_DIR/docker.sock` (rootless) and `/var/run/docker.sock` that
  * answers.
  *
- * @example Inspecting the engine
- * ```ts ignore
+ * @example Pulling an image only when it is missing
+ * ```ts
  * import { DockerClient, DockerError } from "@flame/docker/docker";
  *
- * await using docker = new DockerClient();
- * const { Version, ApiVersion } = await docker.version();
- * try {
- *   await docker.imageInspect("my-app:latest");
- * } catch (error) {
- *   if (!(error instanceof DockerError && error.notFound)) throw error;
- *   for await (const progress of docker.imagePull("my-app:latest")) console.log(progress.status);
+ * // Needs a running engine (and a registry when the image is missing).
+ * export async function ensureImage(image: string): Promise<void> {
+ *   await using docker = new DockerClient();
+ *   try {
+ *     await docker.imageInspect(image);
+ *   } catch (error) {
+ *     if (!(error instanceof DockerError && error.notFound)) throw error;
+ *     for await (const progress of docker.imagePull(image)) console.log(progress.status);
+ *   }
  * }
  * ```
  *

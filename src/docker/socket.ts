@@ -51,7 +51,16 @@ export interface DockerEndpointCandidatesOptions {
   env?: (name: string) => string | undefined;
 }
 
-/** The socket used when nothing else is configured. */
+/**
+ * The socket tried last when nothing is configured.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_DOCKER_SOCKET } from "./socket.ts";
+ *
+ * console.assert(DEFAULT_DOCKER_SOCKET === "/var/run/docker.sock");
+ * ```
+ */
 export const DEFAULT_DOCKER_SOCKET = "/var/run/docker.sock";
 
 /**
