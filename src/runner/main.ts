@@ -160,7 +160,11 @@ function serve(
     clearTimeout(graceTimer);
     signal?.removeEventListener("abort", onAbort);
     executor.cancelAll(new DOMException(`Runner exiting: ${reason}`, "AbortError"));
-    conn.flushed().finally(() => {
+    // Deliver what is queued, but a parent that stopped reading (frozen, partitioned)
+    // would block the write forever: give up after a heartbeat timeout, or at once
+    // when the parent is already known to be silent.
+    const flushWait = reason === "heartbeat-timeout" ? 0 : env.heartbeatTimeout;
+    withDeadline(conn.flushed(), flushWait, () => {}).catch(() => {}).finally(() => {
       conn.close();
       log.info(`runner ${env.id}: exiting (${reason})`);
       resolve({ code: 0, reason, message: reason });
