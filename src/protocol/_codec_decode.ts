@@ -46,6 +46,12 @@ import {
 // never writes invalid UTF-8 (corrupt bytes decode to U+FFFD).
 const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 
+// Scratch for reading float64 and small bigints (little-endian platforms,
+// like every platform Deno supports).
+const scratchFloat = new Float64Array(1);
+const scratchBigUint = new BigUint64Array(scratchFloat.buffer);
+const scratchBytes = new Uint8Array(scratchFloat.buffer);
+
 const HEX: string[] = [];
 for (let i = 0; i < 256; i++) HEX.push(i.toString(16).padStart(2, "0"));
 
@@ -56,7 +62,7 @@ function malformed(what: string): never {
 /** Decodes one tagged encoding; the caller converts unexpected exceptions. */
 export class TaggedDecoder {
   #bytes: Uint8Array;
-  #view: DataView;
+  #dataView: DataView | undefined;
   #pos: number;
   #end: number;
   #sidecar: number;
@@ -68,8 +74,7 @@ export class TaggedDecoder {
   constructor(bytes: Uint8Array) {
     if (bytes.length < TAGGED_HEADER_SIZE) malformed("truncated header");
     this.#bytes = bytes;
-    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const bodyLength = this.#view.getUint32(1, true);
+    const bodyLength = (bytes[1]! | (bytes[2]! << 8) | (bytes[3]! << 16)) + bytes[4]! * 0x1000000;
     this.#pos = TAGGED_HEADER_SIZE;
     this.#end = TAGGED_HEADER_SIZE + bodyLength;
     if (this.#end > bytes.length) malformed("body length exceeds the input");
@@ -118,11 +123,19 @@ export class TaggedDecoder {
     return n;
   }
 
+  /** A DataView of the input, made on first use (most values need none). */
+  #view(): DataView {
+    const b = this.#bytes;
+    return this.#dataView ??= new DataView(b.buffer, b.byteOffset, b.byteLength);
+  }
+
   #float(): number {
-    if (this.#pos + 8 > this.#end) malformed("truncated float");
-    const v = this.#view.getFloat64(this.#pos, true);
-    this.#pos += 8;
-    return v;
+    const p = this.#pos;
+    if (p + 8 > this.#end) malformed("truncated float");
+    const b = this.#bytes;
+    for (let i = 0; i < 8; i++) scratchBytes[i] = b[p + i]!;
+    this.#pos = p + 8;
+    return scratchFloat[0]!;
   }
 
   #value(depth: number): unknown {
@@ -244,7 +257,7 @@ export class TaggedDecoder {
 
   #utf16(): string {
     const n = this.#count(2);
-    const view = this.#view;
+    const view = this.#view();
     let s = "";
     for (let i = 0, p = this.#pos; i < n; i++, p += 2) {
       s += String.fromCharCode(view.getUint16(p, true));
@@ -257,14 +270,18 @@ export class TaggedDecoder {
     const sign = this.#byte();
     if (sign > 1) malformed("invalid bigint sign");
     const n = this.#count(1);
-    if (n === 0) return 0n;
     const bytes = this.#bytes;
-    const digits: string[] = [];
-    for (let i = this.#pos, end = i + n; i < end; i++) {
-      digits.push(HEX[bytes[i]!]!);
-    }
+    const start = this.#pos;
     this.#pos += n;
-    const magnitude = BigInt("0x" + digits.join(""));
+    let magnitude: bigint;
+    if (n <= 8) {
+      for (let i = 0; i < 8; i++) scratchBytes[i] = i < n ? bytes[start + i]! : 0;
+      magnitude = scratchBigUint[0]!;
+    } else {
+      const digits: string[] = [];
+      for (let i = start + n - 1; i >= start; i--) digits.push(HEX[bytes[i]!]!);
+      magnitude = BigInt("0x" + digits.join(""));
+    }
     return sign ? -magnitude : magnitude;
   }
 
@@ -321,8 +338,8 @@ export class TaggedDecoder {
   }
 
   /**
-   * Reads byte storage. Returns a view of the input when it is aligned for
-   * `align`-byte elements (or `copy` is false and align is 1), else a copy.
+   * Reads byte storage. Returns a view of the input when `copy` is false and
+   * the bytes are aligned for `align`-byte elements, else a copy.
    */
   #storage(align: number, copy: boolean): Uint8Array {
     const mode = this.#byte();
@@ -336,8 +353,6 @@ export class TaggedDecoder {
       start = this.#pos;
       if (start + n > this.#end) malformed("truncated byte array");
       this.#pos += n;
-      // Inline arrays are small: copy them so they do not pin the input.
-      copy = true;
     } else if (mode === S_SIDECAR) {
       start = this.#sidecar + (-this.#sidecar & (align - 1));
       if (start + n > bytes.length) malformed("truncated byte array");

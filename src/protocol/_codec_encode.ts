@@ -81,6 +81,12 @@ function mapKeySegment(key: unknown, index: number): string {
 
 const utf8 = new TextEncoder();
 
+// Scratch for small bigints (little-endian platforms, like every platform
+// Deno supports).
+const scratchBigUint = new BigUint64Array(1);
+const scratchBytes = new Uint8Array(scratchBigUint.buffer);
+const TWO_TO_64 = 1n << 64n;
+
 // The `Symbol.toStringTag` getter of %TypedArray%.prototype: the constructor
 // name of any typed array, and `undefined` for anything else, un-spoofable.
 const typedArrayName = Object.getOwnPropertyDescriptor(
@@ -138,9 +144,14 @@ export class TaggedEncoder {
       const buf = this.#buf;
       buf[0] = FORMAT_TAGGED;
       this.#view.setUint32(1, bodyLength, true);
-      const out = reserve(this.#pos);
-      out.buf.set(this.#pos === buf.length ? buf : buf.subarray(0, this.#pos), out.offset);
-      const parts: Uint8Array[] = [commit(this.#pos)];
+      const length = this.#pos;
+      const out = reserve(length);
+      if (length <= 64) {
+        // Cheaper than making a subarray for set().
+        const target = out.buf;
+        for (let i = 0, o = out.offset; i < length; i++) target[o + i] = buf[i]!;
+      } else out.buf.set(length === buf.length ? buf : buf.subarray(0, length), out.offset);
+      const parts: Uint8Array[] = [commit(length)];
       let offset = this.#pos;
       const sidecars = this.#sidecars;
       for (let i = 0; i < sidecars.length; i++) {
@@ -283,9 +294,23 @@ export class TaggedEncoder {
 
   #bigint(v: bigint): void {
     const negative = v < 0n;
-    let hex = (negative ? -v : v).toString(16);
-    if (v === 0n) hex = "";
-    else if (hex.length & 1) hex = "0" + hex;
+    const magnitude = negative ? -v : v;
+    if (magnitude < TWO_TO_64) {
+      scratchBigUint[0] = magnitude;
+      let n = 8;
+      while (n > 0 && scratchBytes[n - 1] === 0) n--;
+      this.#ensure(3 + n);
+      const buf = this.#buf;
+      let p = this.#pos;
+      buf[p++] = T_BIGINT;
+      buf[p++] = negative ? 1 : 0;
+      buf[p++] = n;
+      for (let i = 0; i < n; i++) buf[p++] = scratchBytes[i]!;
+      this.#pos = p;
+      return;
+    }
+    let hex = magnitude.toString(16);
+    if (hex.length & 1) hex = "0" + hex;
     const n = hex.length >>> 1;
     this.#ensure(7 + n);
     this.#buf[this.#pos++] = T_BIGINT;
@@ -293,9 +318,8 @@ export class TaggedEncoder {
     this.#varintUnchecked(n);
     const buf = this.#buf;
     let p = this.#pos;
-    for (let i = 0; i < hex.length; i += 2) {
-      buf[p++] = parseInt(hex.slice(i, i + 2), 16);
-    }
+    // Little-endian: the last hex pair is the lowest byte.
+    for (let i = hex.length - 2; i >= 0; i -= 2) buf[p++] = parseInt(hex.slice(i, i + 2), 16);
     this.#pos = p;
   }
 

@@ -37,7 +37,7 @@ export const T_FLOAT = 0x05;
 export const T_STRING = 0x06;
 /** Varint code-unit count, UTF-16LE code units (strings with lone surrogates). */
 export const T_STRING16 = 0x07;
-/** Sign byte (0/1), varint byte length, big-endian magnitude. */
+/** Sign byte (0/1), varint byte length, little-endian magnitude. */
 export const T_BIGINT = 0x08;
 /** Varint length, then that many elements (each a value or `T_HOLE`). */
 export const T_ARRAY = 0x09;

@@ -4,7 +4,8 @@
  *
  * Format. The first byte says which of two encodings follows:
  *
- * - `0x20` (a space) JSON: the rest is UTF-8 JSON. Used when a scan finds only
+ * - `0x20` JSON: the rest is UTF-8 JSON (the space makes the whole encoding
+ *   JSON text, so it decodes without slicing). Used when a scan finds only
  *   JSON-safe data: `null`, booleans, finite numbers other than `-0`,
  *   strings, and arrays without holes and plain objects of those, with no
  *   object reachable twice. `JSON.stringify`/`JSON.parse` are native and
@@ -13,7 +14,7 @@
  *   sidecar area. The body is one value in a compact tagged form (one tag
  *   byte per value; varints for lengths, counts and int32s; float64 LE for
  *   other numbers; UTF-8 strings, or raw UTF-16 code units for strings with
- *   lone surrogates). Every object is numbered in encounter order and a
+ *   lone surrogates; tags are listed in `_codec_format.ts`). Every object is numbered in encounter order and a
  *   repeat is a back-reference, so shared references and cycles keep their
  *   identity. Byte arrays (typed arrays, `DataView`s, `ArrayBuffer`s) of at
  *   least 4 KiB are not copied into the body: their bytes follow the body in
@@ -50,14 +51,13 @@ import { commit, reserve } from "./_codec_slab.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DataCloneError, encodeValue } from "./codec.ts";
- * try {
- *   encodeValue({ handler: () => {} });
- *   throw new Error("unreachable");
- * } catch (err) {
- *   console.assert(err instanceof DataCloneError);
- *   console.assert((err as Error).message.includes('"handler"'));
- * }
+ * assert.throws(() => encodeValue({ handler: () => {} }), DataCloneError);
+ * assert.throws(
+ *   () => encodeValue([1, { handler: () => {} }]),
+ *   { message: 'Cannot clone value at "[1].handler": functions cannot cross the wire' },
+ * );
  * ```
  */
 export class DataCloneError extends Error {
@@ -120,19 +120,26 @@ function isJsonSafe(v: unknown, depth: number): boolean {
 function encodeJson(value: unknown): Uint8Array[] {
   const json = JSON.stringify(value);
   const n = json.length;
-  const out = reserve(n * 3 + 1);
-  const buf = out.buf;
-  const start = out.offset;
+  if (n > 2048) {
+    // Assume ASCII (one byte per code unit) rather than reserve 3 bytes per
+    // unit; encode whatever did not fit as a second part.
+    const out = new Uint8Array(n + 1);
+    out[0] = FORMAT_JSON;
+    const { read, written } = utf8Encoder.encodeInto(json, out.subarray(1));
+    if (read === n) return [out];
+    return [out.subarray(0, 1 + written), utf8Encoder.encode(json.slice(read))];
+  }
+  const slab = reserve(n * 3 + 1);
+  const buf = slab.buf;
+  const start = slab.offset;
   buf[start] = FORMAT_JSON;
   // ASCII by hand: for short text this beats TextEncoder's call overhead.
   let p = start + 1;
   let i = 0;
-  if (n <= 256) {
-    for (; i < n; i++) {
-      const c = json.charCodeAt(i);
-      if (c >= 0x80) break;
-      buf[p++] = c;
-    }
+  for (; i < n; i++) {
+    const c = json.charCodeAt(i);
+    if (c >= 0x80) break;
+    buf[p++] = c;
   }
   if (i < n) {
     p = start + 1 +
@@ -166,6 +173,7 @@ function formatPath(segments: readonly string[]): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeValue, encodeValue, partsLength } from "./codec.ts";
  * const value = { id: 7, tags: new Set(["a"]), at: new Date(0), big: 2n ** 70n };
  * const parts = encodeValue(value);
@@ -176,7 +184,7 @@ function formatPath(segments: readonly string[]): string {
  *   offset += part.length;
  * }
  * const copy = decodeValue(bytes) as typeof value;
- * console.assert(copy.tags.has("a") && copy.big === 2n ** 70n);
+ * assert.deepEqual(copy, value);
  * ```
  */
 export function encodeValue(value: unknown, options?: { name?: string }): Uint8Array[] {
@@ -220,8 +228,9 @@ export function encodeValue(value: unknown, options?: { name?: string }): Uint8A
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeValue, partsLength } from "./codec.ts";
- * console.assert(partsLength(encodeValue("hi")) === 5); // format byte + `"hi"`
+ * assert.equal(partsLength(encodeValue("hi")), 5); // format byte + `"hi"`
  * ```
  */
 export function partsLength(parts: readonly Uint8Array[]): number {
@@ -244,13 +253,15 @@ export function partsLength(parts: readonly Uint8Array[]): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeValue, encodeValue } from "./codec.ts";
  * const [header, payload] = encodeValue(new Uint8Array(8192).fill(1));
  * const bytes = new Uint8Array(header!.length + payload!.length);
  * bytes.set(header!);
  * bytes.set(payload!, header!.length);
  * const copy = decodeValue(bytes) as Uint8Array;
- * console.assert(copy.length === 8192 && copy.buffer === bytes.buffer);
+ * assert.equal(copy.length, 8192);
+ * assert.equal(copy.buffer, bytes.buffer); // a view: no copy
  * ```
  */
 export function decodeValue(bytes: Uint8Array): unknown {

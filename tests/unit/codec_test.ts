@@ -390,6 +390,15 @@ Deno.test("encodeValue() round-trips boxed primitives", () => {
   assertCloneError(Object(Symbol("s")), /Symbol objects cannot cross the wire/);
 });
 
+Deno.test("encodeValue() round-trips large JSON-safe data, ASCII and not", () => {
+  const rows = Array.from({ length: 2000 }, (_, i) => ({ i, name: `row ${i}`, ok: i % 2 === 0 }));
+  assert.deepEqual(roundTrip(rows), rows);
+  const mixedText = { text: "a".repeat(5000) + "é🦕".repeat(3000) + "z" };
+  assert.equal(format(mixedText), 0x20);
+  assert.deepEqual(roundTrip(mixedText), mixedText);
+  assert.deepEqual(roundTrip(["é".repeat(3000)]), ["é".repeat(3000)]);
+});
+
 Deno.test("encodeValue() uses JSON for plain data and the tagged format otherwise", () => {
   assert.equal(format({ a: 1, b: ["x", true, null, 1.5], c: { d: "é" } }), 0x20);
   assert.equal(format("str"), 0x20);
