@@ -18,7 +18,7 @@ import { decodeCall, decodeId, FrameType } from "../protocol/messages.ts";
 import { decodeParentEnv, type ParentEnv } from "../protocol/parent_env.ts";
 import { type Logger, silentLogger } from "../util/logger.ts";
 import { Executor } from "./executor.ts";
-import { type ExitReason, Terminator } from "./terminator.ts";
+import { type ExitReason, MAX_TIMER_DELAY, Terminator } from "./terminator.ts";
 
 /** Largest frame payload on an authenticated link (1 GiB). */
 export const MAX_PAYLOAD = 1024 * 1024 * 1024;
@@ -59,6 +59,7 @@ async function connectBefore(env: ParentEnv, deadline: number, signal?: AbortSig
 }
 
 function withDeadline<T>(p: Promise<T>, ms: number, onTimeout: () => void): Promise<T> {
+  // A deadline past what a timer holds (24.8 days) is capped there: in practice, none.
   let timer: Timer | undefined;
   return Promise.race([
     p,
@@ -66,7 +67,7 @@ function withDeadline<T>(p: Promise<T>, ms: number, onTimeout: () => void): Prom
       timer = setTimeout(() => {
         onTimeout();
         reject(new Error(`Timed out after ${ms} ms`));
-      }, Math.max(0, ms));
+      }, Math.min(Math.max(0, ms), MAX_TIMER_DELAY));
     }),
   ]).finally(() => clearTimeout(timer));
 }

@@ -9,6 +9,13 @@
  */
 
 import type { Timer } from "../util/timer.ts";
+
+/**
+ * The longest delay a timer holds (2^31-1 ms, about 24.8 days); a longer one
+ * fires at once. Pools send longer timings (a 30-day `idleShutdownAfter`).
+ */
+export const MAX_TIMER_DELAY = 2 ** 31 - 1;
+
 /** Why a runner is exiting. */
 export type ExitReason =
   | "parent-closed"
@@ -44,7 +51,10 @@ export class Terminator {
    */
   constructor(options: TerminatorOptions) {
     this.#opts = options;
-    this.#tick = setInterval(() => this.#check(), options.heartbeatInterval);
+    this.#tick = setInterval(
+      () => this.#check(),
+      Math.min(options.heartbeatInterval, MAX_TIMER_DELAY),
+    );
     this.busyChanged(0);
   }
 
@@ -64,8 +74,16 @@ export class Terminator {
       clearTimeout(this.#idleTimer);
       this.#idleTimer = undefined;
     } else if (this.#idleTimer === undefined && this.#opts.idleTimeout !== null) {
-      this.#idleTimer = setTimeout(() => this.exit("idle"), this.#opts.idleTimeout);
+      this.#armIdle(this.#opts.idleTimeout);
     }
+  }
+
+  /** Arms the idle timer in steps a timer can hold. */
+  #armIdle(ms: number): void {
+    this.#idleTimer = setTimeout(
+      () => ms > MAX_TIMER_DELAY ? this.#armIdle(ms - MAX_TIMER_DELAY) : this.exit("idle"),
+      Math.min(ms, MAX_TIMER_DELAY),
+    );
   }
 
   /**

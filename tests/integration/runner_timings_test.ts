@@ -1,0 +1,75 @@
+/**
+ * The runner honours FLAME_PARENT timings longer than a JavaScript timer can
+ * hold (2^31-1 ms, about 24.8 days), as a pool with a long `idleShutdownAfter`
+ * or `bootTimeout` sends them.
+ */
+
+import assert from "node:assert/strict";
+import { runRunner } from "../../src/runner/main.ts";
+import { authenticateRunner, generateSecret, importSecret } from "../../src/protocol/handshake.ts";
+import { FrameType } from "../../src/protocol/messages.ts";
+import { BogusParent, parentEnvFor, within } from "../_helpers/wire.ts";
+
+const THIRTY_DAYS = 30 * 24 * 3600 * 1000;
+
+/** A parent that authenticates the runner, answers pings, counts them, and hangs up after `ms`. */
+async function runAgainstLiveParent(
+  overrides: Parameters<typeof parentEnvFor>[1],
+  ms: number,
+) {
+  const secret = generateSecret();
+  const key = await importSecret(secret);
+  let pings = 0;
+  let authenticated = false;
+  const bogus = new BogusParent(async (conn) => {
+    await authenticateRunner(conn, () => key);
+    authenticated = true;
+    const hangUp = setTimeout(() => conn.close(), ms);
+    try {
+      for (let f = await conn.readFrame(); f !== null; f = await conn.readFrame()) {
+        if (f.type === FrameType.Ping) {
+          pings++;
+          conn.send(FrameType.Pong);
+        }
+      }
+    } finally {
+      clearTimeout(hangUp);
+    }
+  });
+  try {
+    const started = Date.now();
+    const exit = await within(
+      runRunner(parentEnvFor(bogus.port, { secret, ...overrides }).text),
+      10_000,
+    );
+    return { exit, elapsed: Date.now() - started, pings, authenticated };
+  } finally {
+    await bogus.close();
+  }
+}
+
+Deno.test("a runner with a 30-day idleTimeout does not exit idle at once", async () => {
+  const r = await runAgainstLiveParent({ idleTimeout: THIRTY_DAYS }, 500);
+  assert.notEqual(r.exit, "timeout");
+  if (r.exit === "timeout") return;
+  assert.equal(r.exit.reason, "parent-closed", `exited "${r.exit.reason}" after ${r.elapsed} ms`);
+});
+
+Deno.test("a runner with a 30-day connectTimeout still authenticates", async () => {
+  const r = await runAgainstLiveParent({ connectTimeout: THIRTY_DAYS }, 300);
+  assert.ok(r.authenticated);
+  assert.notEqual(r.exit, "timeout");
+  if (r.exit === "timeout") return;
+  assert.equal(r.exit.reason, "parent-closed", r.exit.message);
+});
+
+Deno.test("a runner with a 30-day heartbeat interval does not ping in a tight loop", async () => {
+  const r = await runAgainstLiveParent(
+    { heartbeatInterval: THIRTY_DAYS, heartbeatTimeout: 2 * THIRTY_DAYS },
+    300,
+  );
+  assert.notEqual(r.exit, "timeout");
+  if (r.exit === "timeout") return;
+  assert.equal(r.exit.reason, "parent-closed");
+  assert.ok(r.pings <= 1, `${r.pings} pings in 300 ms`);
+});
