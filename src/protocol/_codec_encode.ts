@@ -354,6 +354,7 @@ export class TaggedEncoder {
       return;
     }
     if (v instanceof ArrayBuffer) {
+      if (v.detached) throw new CloneFailure("a detached ArrayBuffer cannot cross the wire");
       this.#byte(T_ARRAY_BUFFER);
       return this.#bytes(new Uint8Array(v), 1);
     }
@@ -442,6 +443,9 @@ export class TaggedEncoder {
   }
 
   #arrayBufferView(v: ArrayBufferView): void {
+    if ((v.buffer as ArrayBuffer).detached) {
+      throw new CloneFailure("a view of a detached ArrayBuffer cannot cross the wire");
+    }
     let kind: number;
     if (v instanceof DataView) kind = VIEW_DATA_VIEW;
     else {

@@ -79,7 +79,7 @@ const utf8Decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 // Objects met by the current JSON-safety scan (cleared after each scan).
 const seen = new Set<object>();
 let scanning = false;
-let encoder = new TaggedEncoder();
+const encoder = new TaggedEncoder();
 
 /** Whether JSON round-trips `v` exactly (see the module doc). */
 function isJsonSafe(v: unknown, depth: number): boolean {
@@ -215,8 +215,6 @@ export function encodeValue(value: unknown, options?: { name?: string }): Uint8A
         ? `Cannot clone value: ${err.reason}`
         : `Cannot clone value at "${path}": ${err.reason}`,
     );
-  } finally {
-    if (enc !== encoder && !encoder.busy) encoder = enc;
   }
 }
 
@@ -243,9 +241,9 @@ export function partsLength(parts: readonly Uint8Array[]): number {
  * Decodes one value from exactly these bytes (the concatenated parts of one
  * {@linkcode encodeValue} result).
  *
- * Decoded typed arrays and `DataView`s of 4 KiB or more may be views into
- * `bytes` (zero copy) when suitably aligned, so the caller must not reuse
- * `bytes` afterwards.
+ * Decoded typed arrays and `DataView`s are views into `bytes` (zero copy)
+ * when suitably aligned, so the caller must not reuse `bytes` afterwards.
+ * `ArrayBuffer`s are always copies.
  *
  * @param bytes The encoding.
  * @returns The value.

@@ -454,6 +454,11 @@ Deno.test("encodeValue() refuses unclonable values naming the path", async () =>
   assertCloneError(new Map([[() => {}, 1]]), /at "<Map key #0>": functions/);
   assertCloneError(new Set([1, () => {}]), /at "<Set item #1>": functions/);
   assertCloneError({ sab: new SharedArrayBuffer(8) }, /at "sab": SharedArrayBuffer objects/);
+  const detached = new ArrayBuffer(8);
+  const onDetached = new Uint8Array(detached);
+  structuredClone(detached, { transfer: [detached] });
+  assertCloneError([detached], /at "\[0\]": a detached ArrayBuffer/);
+  assertCloneError({ onDetached }, /at "onDetached": a view of a detached ArrayBuffer/);
 
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const accepted = listener.accept();
