@@ -67,6 +67,8 @@ export class ChunkedDecoder {
   #maxTrailerSize: number;
 
   /**
+   * Creates a decoder for one chunked body.
+   *
    * @param options Size limits.
    */
   constructor(options: ChunkedDecoderOptions = {}) {

@@ -47,6 +47,8 @@ export class DockerError extends Error {
   readonly path: string;
 
   /**
+   * Creates an error for a failed engine request.
+   *
    * @param message What failed, naming the action and its subject.
    * @param options Status, engine message and endpoint of the failed request.
    */
@@ -123,6 +125,8 @@ export class DockerConnectionError extends Error {
   readonly attempts: readonly DockerConnectionAttempt[];
 
   /**
+   * Creates an error for failed connection attempts.
+   *
    * @param message What failed.
    * @param options The endpoints tried and the underlying `cause`.
    */
@@ -148,6 +152,8 @@ export class DockerConnectionError extends Error {
  */
 export class DockerProtocolError extends Error {
   /**
+   * Creates an error for a malformed response.
+   *
    * @param message What was malformed.
    * @param options Standard error options (`cause`).
    */

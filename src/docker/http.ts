@@ -173,6 +173,8 @@ export class ResponseParser {
   #excess = 0;
 
   /**
+   * Creates a parser for one response.
+   *
    * @param options The request method and the head size limit.
    */
   constructor(options: ResponseParserOptions = {}) {

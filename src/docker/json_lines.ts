@@ -38,6 +38,8 @@ export class JsonLinesDecoder {
   #maxLineLength: number;
 
   /**
+   * Creates a decoder for one stream.
+   *
    * @param options The line length limit.
    */
   constructor(options: JsonLinesDecoderOptions = {}) {
