@@ -8,7 +8,7 @@
 import { CallScope } from "./_scope.ts";
 import { connectEndpoint, HttpConnection, StaleConnectionError } from "./connection.ts";
 import { DockerConnectionError, DockerError, DockerProtocolError } from "./errors.ts";
-import { encodeRequest, type ResponseHead } from "./http.ts";
+import { encodeRequest, type HttpRequest, type ResponseHead } from "./http.ts";
 import { JsonLinesDecoder } from "./json_lines.ts";
 import { type LogChunk, LogDemuxer } from "./log_demux.ts";
 import { ConnectionPool, type ConnectionPoolStats } from "./pool.ts";
@@ -861,13 +861,10 @@ export class DockerClient implements AsyncDisposable {
         body = JSON.stringify(extra.body);
         headers = { ...headers, "Content-Type": "application/json" };
       }
-      const bytes = encodeRequest(
-        headers === undefined && body === undefined
-          ? { method, path: target, host: this.#host }
-          : body === undefined
-          ? { method, path: target, host: this.#host, headers: headers! }
-          : { method, path: target, host: this.#host, headers: headers!, body },
-      );
+      const request: HttpRequest = { method, path: target, host: this.#host };
+      if (headers !== undefined) request.headers = headers;
+      if (body !== undefined) request.body = body;
+      const bytes = encodeRequest(request);
       let head: ResponseHead;
       let conn: HttpConnection;
       for (let attempt = 0;; attempt++) {
@@ -890,10 +887,10 @@ export class DockerClient implements AsyncDisposable {
       const status = head.status;
       if (status >= 200 && status < 300) return response;
       if (status === 304 && extra.notModified) return response;
-      const text = textDecoder.decode(await response.bytes());
-      throw new DockerError(`Cannot ${action}: ${engineMessage(text, head)}`, {
+      const message = engineMessage(textDecoder.decode(await response.bytes()), head);
+      throw new DockerError(`Cannot ${action}: ${message}`, {
         status,
-        engineMessage: engineMessage(text, head),
+        engineMessage: message,
         method,
         path: target,
       });
