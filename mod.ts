@@ -27,6 +27,7 @@ export {
   type PoolStats,
   type Remote,
   type RemoteCall,
+  type RemoteMethod,
   type RemoteModule,
   type ShippableFunction,
   type ShrinkEvent,

@@ -4,7 +4,9 @@
 set -euo pipefail
 tag="${1:-${FLAME_TEST_IMAGE:-flame-docker-runner:test}}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-deno_bin="$(readlink -f "${DENO_BIN:-$(command -v deno)}")"
+deno_bin="${DENO_BIN:-$(command -v deno || true)}"
+[ -n "$deno_bin" ] || { echo "build_test_image.sh: no deno binary (set DENO_BIN)" >&2; exit 1; }
+deno_bin="$(readlink -f "$deno_bin")"
 mkdir -p "$root/.build"
 ctx="$(mktemp -d "$root/.build/image.XXXXXX")"
 trap 'rm -rf "$ctx"' EXIT

@@ -124,7 +124,6 @@ export type Remote<R> = [R] extends [never] ? never
   : Awaited<R>;
 
 /** A function shipped by source: `this` is the {@linkcode CallContext}. */
-// deno-lint-ignore no-explicit-any
 export type ShippableFunction<A extends unknown[], R> = (this: CallContext, ...args: A) => R;
 
 /**
@@ -133,10 +132,13 @@ export type ShippableFunction<A extends unknown[], R> = (this: CallContext, ...a
  */
 export type RemoteModule<M> = {
   // deno-lint-ignore no-explicit-any
-  [K in keyof M as M[K] extends (...args: any[]) => unknown ? K : never]: M[K] extends // deno-lint-ignore no-explicit-any
-  (...args: infer A) => infer R ? (...args: A) => RemoteCall<R>
-    : never;
+  [K in keyof M as M[K] extends (...args: any[]) => unknown ? K : never]: RemoteMethod<M[K]>;
 };
+
+/** One method of a {@linkcode RemoteModule}. */
+export type RemoteMethod<F> = F extends (...args: infer A) => infer R
+  ? (...args: A) => RemoteCall<R>
+  : never;
 
 /** A call started through a module proxy: await it for the value, or iterate it for a stream. */
 export type RemoteCall<R> = [R] extends [never] ? Promise<never>

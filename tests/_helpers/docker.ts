@@ -25,7 +25,9 @@ async function probe(): Promise<boolean> {
     const conn = await Deno.connect({ transport: "unix", path: DOCKER_SOCKET });
     try {
       await conn.write(
-        new TextEncoder().encode("GET /_ping HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n"),
+        new TextEncoder().encode(
+          "GET /_ping HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n",
+        ),
       );
       const buf = new Uint8Array(64);
       const n = await conn.read(buf);
@@ -50,7 +52,9 @@ export async function docker(...args: string[]): Promise<string> {
     .output();
   const text = new TextDecoder().decode(out.stdout).trim();
   if (!out.success) {
-    throw new Error(`docker ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr).trim()}`);
+    throw new Error(
+      `docker ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr).trim()}`,
+    );
   }
   return text;
 }
@@ -66,6 +70,7 @@ export function ensureTestImage(): Promise<void> {
       const root = new URL("../../", import.meta.url).pathname;
       const out = await new Deno.Command("bash", {
         args: [`${root}docker/build_test_image.sh`, TEST_IMAGE],
+        env: { DENO_BIN: Deno.env.get("DENO_BIN") ?? Deno.execPath() },
         stdout: "piped",
         stderr: "piped",
       }).output();
