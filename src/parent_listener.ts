@@ -12,8 +12,11 @@
 
 import { FrameConnection } from "./protocol/connection.ts";
 import { authenticateRunner, HANDSHAKE_MAX_PAYLOAD, importSecret } from "./protocol/handshake.ts";
-import { type Listener, listenTcp } from "./transport.ts";
+import { type Listener, listenTcp, type Socket } from "./transport.ts";
 import type { Logger } from "./util/logger.ts";
+
+/** Milliseconds to wait after a failed accept before the next. */
+const ACCEPT_RETRY_DELAY = 50;
 
 /** Options for {@linkcode ParentListener.open}. */
 export interface ParentListenerOptions {
@@ -53,6 +56,7 @@ export class ParentListener {
   #lastDropLog = 0;
   #dropReasons = new Map<string, number>();
   #accepting: Promise<void>;
+  #closing = false;
 
   private constructor(listener: Listener, options: ParentListenerOptions) {
     this.#listener = listener;
@@ -100,20 +104,32 @@ export class ParentListener {
   }
 
   async #acceptLoop(): Promise<void> {
-    try {
-      for await (const socket of this.#listener) {
-        if (this.#handshakes.size >= this.#maxPending) {
-          // Evict the oldest rather than refuse the newest: a real runner finishes in a
-          // round trip or two, so refusing newcomers would let a few silent sockets lock
-          // every runner out, while evicting the oldest takes a flood faster than that.
-          const oldest = this.#handshakes.values().next().value!;
-          this.#handshakes.delete(oldest);
-          oldest.close();
+    while (!this.#closing) {
+      let socket: Socket;
+      try {
+        socket = await this.#listener.accept();
+      } catch (err) {
+        if (
+          this.#closing || err instanceof Deno.errors.BadResource ||
+          err instanceof Deno.errors.Interrupted
+        ) {
+          return;
         }
-        this.#handshake(new FrameConnection(socket, { maxPayload: HANDSHAKE_MAX_PAYLOAD }));
+        // Transient (out of file descriptors under a flood, a peer reset before the
+        // accept): keep the port, or no runner could ever connect again.
+        this.#dropped(`accept failed: ${(err as Error).message}`);
+        await new Promise((r) => setTimeout(r, ACCEPT_RETRY_DELAY));
+        continue;
       }
-    } catch (err) {
-      this.#log.error(`listener stopped: ${(err as Error).message}`);
+      if (this.#handshakes.size >= this.#maxPending) {
+        // Evict the oldest rather than refuse the newest: a real runner finishes in a
+        // round trip or two, so refusing newcomers would let a few silent sockets lock
+        // every runner out, while evicting the oldest takes a flood faster than that.
+        const oldest = this.#handshakes.values().next().value!;
+        this.#handshakes.delete(oldest);
+        oldest.close();
+      }
+      this.#handshake(new FrameConnection(socket, { maxPayload: HANDSHAKE_MAX_PAYLOAD }));
     }
   }
 
@@ -149,6 +165,7 @@ export class ParentListener {
 
   /** Stops listening and closes connections still in the handshake. */
   async close(): Promise<void> {
+    this.#closing = true;
     this.#listener.close();
     for (const conn of this.#handshakes) conn.close();
     this.#expected.clear();

@@ -433,3 +433,48 @@ Deno.test("a runner dials again when the parent hangs up before its challenge", 
     await bogus.close();
   }
 });
+
+Deno.test({
+  name: "the parent's port keeps accepting after running out of file descriptors",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    const fixture = new URL("../fixtures/listener_fd_limit.ts", import.meta.url).pathname;
+    const child = new Deno.Command("sh", {
+      args: ["-c", 'ulimit -n 64 && exec "$0" run -A "$1"', Deno.execPath(), fixture],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let buffered = "";
+    const nextLine = async (): Promise<string> => {
+      for (let i = 0; i < 100 && !buffered.includes("\n"); i++) {
+        const { value, done } = await lines.read();
+        if (done) break;
+        buffered += value;
+      }
+      const at = buffered.indexOf("\n");
+      const line = at < 0 ? buffered : buffered.slice(0, at);
+      buffered = at < 0 ? "" : buffered.slice(at + 1);
+      return line;
+    };
+    const flood: Deno.Conn[] = [];
+    try {
+      const { port, parentEnv } = JSON.parse(await nextLine());
+      // Far more than 64 descriptors' worth of silent sockets: accept() fails with EMFILE.
+      for (let i = 0; i < 100; i++) flood.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+      await new Promise((r) => setTimeout(r, 1500));
+      for (const c of flood.splice(0)) c.close();
+      const exit = await runRunner(parentEnv, { signal: AbortSignal.timeout(10_000) });
+      assert.equal(await within(nextLine(), 15_000), "authenticated", exit.message);
+    } finally {
+      for (const c of flood) c.close();
+      await lines.cancel().catch(() => {});
+      const status = await within(child.status, 25_000);
+      if (status === "timeout") {
+        child.kill("SIGKILL");
+        await child.status;
+      }
+    }
+  },
+});
