@@ -24,6 +24,8 @@ export class RemoteError extends Error {
   readonly remoteStack: string | undefined;
 
   /**
+   * Rebuilds a remote error.
+   *
    * @param wire The error as it crossed the wire.
    */
   constructor(wire: WireError) {
@@ -55,6 +57,8 @@ export class RunnerExitedError extends Error {
   readonly runnerId: string;
 
   /**
+   * Creates the error.
+   *
    * @param runnerId The runner's id.
    * @param reason Why the link ended.
    * @param options Standard error options (`cause`).
@@ -78,6 +82,8 @@ export class RunnerExitedError extends Error {
  */
 export class BootError extends Error {
   /**
+   * Creates the error.
+   *
    * @param message What failed.
    * @param options Standard error options (`cause`).
    */
@@ -98,6 +104,8 @@ export class BootError extends Error {
  */
 export class TimeoutError extends Error {
   /**
+   * Creates the error.
+   *
    * @param message What timed out.
    * @param options Standard error options (`cause`).
    */
@@ -118,6 +126,8 @@ export class TimeoutError extends Error {
  */
 export class PoolClosedError extends Error {
   /**
+   * Creates the error.
+   *
    * @param pool The pool's name.
    */
   constructor(pool: string) {

@@ -310,6 +310,8 @@ export class Pool implements AsyncDisposable {
   #stats = { boots: 0, bootFailures: 0, callsOk: 0, callsFailed: 0 };
 
   /**
+   * Creates a pool; `min` runners start booting at once.
+   *
    * @param options The backend, sizes, timings and hooks.
    * @throws {TypeError} When an option has the wrong type.
    * @throws {RangeError} When an option is out of range.

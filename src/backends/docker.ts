@@ -147,6 +147,8 @@ export class DockerBackend implements Backend {
   #prepared: Promise<ParentAddress> | undefined;
 
   /**
+   * Creates the backend; the engine is first contacted when the pool prepares it.
+   *
    * @param options Image, network and the rest; validated here.
    * @throws {TypeError} Naming the option that is wrong.
    */

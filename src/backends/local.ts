@@ -29,7 +29,11 @@ export class LocalBackend implements Backend {
   readonly name = "local";
   #running = new Set<LocalHandle>();
 
-  /** @returns Loopback for both sides. */
+  /**
+   * Runners are in this process: both sides use loopback.
+   *
+   * @returns Loopback for both sides.
+   */
   prepare(): Promise<ParentAddress> {
     return Promise.resolve({ listenHost: "127.0.0.1", dialHost: "127.0.0.1" });
   }

@@ -46,6 +46,8 @@ export class ProcessBackend implements Backend {
   #running = new Set<ProcessHandle>();
 
   /**
+   * Creates the backend; nothing starts until the pool boots a runner.
+   *
    * @param options Runner script, Deno flags, environment.
    */
   constructor(options: ProcessBackendOptions = {}) {
@@ -57,7 +59,11 @@ export class ProcessBackend implements Backend {
     this.#opts = options;
   }
 
-  /** @returns Loopback for both sides. */
+  /**
+   * Runners are local processes: both sides use loopback.
+   *
+   * @returns Loopback for both sides.
+   */
   prepare(): Promise<ParentAddress> {
     return Promise.resolve({ listenHost: "127.0.0.1", dialHost: "127.0.0.1" });
   }

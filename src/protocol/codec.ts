@@ -62,6 +62,8 @@ import { commit, reserve } from "./_codec_slab.ts";
  */
 export class DataCloneError extends Error {
   /**
+   * Creates the error.
+   *
    * @param message What cannot be cloned, and where.
    * @param options Standard error options (`cause`).
    */

@@ -11,6 +11,8 @@
  */
 export class ProtocolError extends Error {
   /**
+   * Creates the error.
+   *
    * @param message What was wrong.
    * @param options Standard error options (`cause`).
    */
