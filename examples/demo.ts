@@ -16,7 +16,7 @@ const t0 = performance.now();
 const at = () => `${((performance.now() - t0) / 1000).toFixed(2).padStart(6)}s`;
 const say = (msg: string) => console.log(`${at()}  ${msg}`);
 
-const { backend, description } = await chooseDemoBackend(say);
+const { backend, description, cleanup } = await chooseDemoBackend(say);
 say(`backend: ${description}`);
 
 await using pool = new Pool({
@@ -70,4 +70,5 @@ say("waiting for idle runners to be shut down...");
 while (pool.stats().runners > 0) await new Promise((r) => setTimeout(r, 100));
 say("all runners gone; closing the pool");
 await pool.close();
+await cleanup();
 say("done");
