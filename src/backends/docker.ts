@@ -12,16 +12,22 @@ import type { ContainerInspect, HostConfig, Mount, RegistryAuth } from "../docke
 import { type Logger, silentLogger } from "../util/logger.ts";
 import type { Backend, BootSpec, ParentAddress, RunnerHandle } from "./backend.ts";
 
-/** Label on every container this project creates. */
-export const LABEL_PROJECT = "dev.flame-docker";
-/** Label: the pool's name. */
-export const LABEL_POOL = "dev.flame-docker.pool";
-/** Label: the parent instance that created the container. */
-export const LABEL_PARENT = "dev.flame-docker.parent";
-/** Label: the parent's container id when the parent runs in a container. */
-export const LABEL_PARENT_CONTAINER = "dev.flame-docker.parent-container";
-/** Label: `<hostname>:<pid>` of the parent process. */
-export const LABEL_PARENT_PROCESS = "dev.flame-docker.parent-process";
+import {
+  LABEL_PARENT,
+  LABEL_PARENT_CONTAINER,
+  LABEL_PARENT_PROCESS,
+  LABEL_POOL,
+  LABEL_PROJECT,
+} from "./_docker_labels.ts";
+import { findLeftovers } from "./_docker_reap.ts";
+
+export {
+  LABEL_PARENT,
+  LABEL_PARENT_CONTAINER,
+  LABEL_PARENT_PROCESS,
+  LABEL_POOL,
+  LABEL_PROJECT,
+} from "./_docker_labels.ts";
 
 /** Environment every runner gets unless `env` overrides it (`FLAME_PARENT` excepted). */
 export const DEFAULT_RUNNER_ENV: Readonly<Record<string, string>> = {
@@ -532,46 +538,21 @@ export class DockerBackend implements Backend {
    * @returns How many containers were removed.
    */
   async reap(): Promise<number> {
-    const all = await this.#client.containerList({
-      all: true,
-      filters: { label: [`${LABEL_PROJECT}=runner`] },
+    const leftovers = await findLeftovers(this.#client, {
+      instanceId: this.instanceId,
+      ...(this.#self ? { selfContainerId: this.#self.container.Id } : {}),
     });
     let removed = 0;
-    for (const c of all) {
-      if (c.Labels[LABEL_PARENT] === this.instanceId) continue;
-      if (await this.#parentAlive(c.Labels)) continue;
+    for (const { container: c, reason } of leftovers) {
       try {
         await this.#remove(c.Id);
         removed++;
-        this.#log.info(`docker: reaped ${c.Names[0] ?? c.Id} (its parent is gone)`);
+        this.#log.info(`docker: reaped ${c.Names[0] ?? c.Id} (${reason})`);
       } catch (err) {
         this.#log.warn(`docker: cannot reap ${c.Id.slice(0, 12)}: ${(err as Error).message}`);
       }
     }
     return removed;
-  }
-
-  async #parentAlive(labels: Record<string, string>): Promise<boolean> {
-    const parentContainer = labels[LABEL_PARENT_CONTAINER];
-    if (parentContainer) {
-      // Our own container, but another instance id: an earlier life of this container.
-      if (parentContainer === this.#self?.container.Id) return false;
-      try {
-        return (await this.#client.containerInspect(parentContainer)).State.Running;
-      } catch (err) {
-        if (err instanceof DockerError && err.status === 404) return false;
-        return true;
-      }
-    }
-    const [host, pid] = (labels[LABEL_PARENT_PROCESS] ?? "").split(":");
-    if (host !== Deno.hostname() || !pid) return true; // Another host's parent: cannot tell, keep.
-    if (Number(pid) === Deno.pid) return false; // Same pid, other instance: an earlier life of ours.
-    try {
-      await Deno.stat(`/proc/${pid}`);
-      return true;
-    } catch {
-      return false;
-    }
   }
 
   /** Stops runners still running and closes the Docker client. */
