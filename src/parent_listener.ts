@@ -30,6 +30,9 @@ export interface ParentListenerOptions {
   dropLogInterval?: number;
 }
 
+/** Distinct drop reasons kept per log interval; the rest count as "other". */
+const MAX_DROP_REASONS = 8;
+
 interface Expected {
   key: CryptoKey;
   resolve: (conn: FrameConnection) => void;
@@ -153,7 +156,12 @@ export class ParentListener {
 
   #dropped(reason: string): void {
     this.#drops++;
-    this.#dropReasons.set(reason, (this.#dropReasons.get(reason) ?? 0) + 1);
+    // Bounded: a flood of distinct reasons within one interval costs one entry.
+    const text = reason.slice(0, 200);
+    const key = this.#dropReasons.has(text) || this.#dropReasons.size < MAX_DROP_REASONS
+      ? text
+      : "other";
+    this.#dropReasons.set(key, (this.#dropReasons.get(key) ?? 0) + 1);
     const now = Date.now();
     if (now - this.#lastDropLog >= this.#dropLogInterval) {
       this.#lastDropLog = now;

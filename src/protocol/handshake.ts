@@ -167,7 +167,10 @@ export async function authenticateRunner(
 ): Promise<string> {
   const hello = await readJson(conn, FrameType.Hello, "hello");
   if (hello.v !== PROTOCOL_VERSION) {
-    throw new ProtocolError(`Unsupported protocol version ${JSON.stringify(hello.v)}`);
+    // The peer's value is not echoed: it is attacker-controlled text.
+    throw new ProtocolError(
+      `Unsupported protocol version (this parent speaks ${PROTOCOL_VERSION})`,
+    );
   }
   const id = hello.id;
   if (typeof id !== "string" || id === "" || id.length > 128) {
