@@ -1,0 +1,49 @@
+/**
+ * Structured events: what happened in a pool, as a name and flat attributes,
+ * shaped so they map one-to-one onto OpenTelemetry span events or log
+ * records (`name` → event name, `attributes` → attributes, `time` → timestamp).
+ *
+ * @example
+ * ```ts
+ * import type { FlameEvent } from "./events.ts";
+ * const seen: FlameEvent[] = [];
+ * const onEvent = (e: FlameEvent) => seen.push(e);
+ * onEvent({ name: "flame.runner.boot.start", time: Date.now(), attributes: { "flame.pool": "p" } });
+ * console.assert(seen[0]?.attributes["flame.pool"] === "p");
+ * ```
+ *
+ * @module
+ */
+
+/** Every event name, with what it marks. */
+export type FlameEventName =
+  /** A runner boot started (`flame.runner.id`). */
+  | "flame.runner.boot.start"
+  /** A boot reached a phase (`flame.phase`: image, created, started, connected, authenticated; `flame.elapsed_ms`). */
+  | "flame.runner.boot.phase"
+  /** A boot ended (`flame.ok`, `flame.duration_ms`, `error.message` on failure). */
+  | "flame.runner.boot.end"
+  /** A runner left the pool (`flame.reason`: idle, single-use, exited, closed). */
+  | "flame.runner.shrink"
+  /** A call ended (`flame.ok`, `flame.duration_ms`, `error.type` on failure). */
+  | "flame.call.end"
+  /** Image pull progress (`flame.image`, `flame.status`, `flame.layer`, `flame.progress`). */
+  | "flame.docker.pull.progress"
+  /** Leftover runner containers of dead parents were removed (`flame.count`). */
+  | "flame.docker.reap";
+
+/** Attribute values: flat, as OpenTelemetry allows. */
+export type FlameAttributes = Record<string, string | number | boolean>;
+
+/** One event. */
+export interface FlameEvent {
+  /** What happened. */
+  name: FlameEventName;
+  /** When, in milliseconds since the epoch. */
+  time: number;
+  /** Details; always includes `flame.pool`, and `flame.runner.id` where a runner is concerned. */
+  attributes: FlameAttributes;
+}
+
+/** Receives events. Must not throw (a throw is logged and ignored). */
+export type FlameEventListener = (event: FlameEvent) => void;
