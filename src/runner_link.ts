@@ -15,6 +15,7 @@ import {
   encodeCallHeader,
   encodeId,
   FrameType,
+  LINK_MAX_PAYLOAD,
 } from "./protocol/messages.ts";
 import { STREAM_WINDOW } from "./runner/executor.ts";
 import type { Logger } from "./util/logger.ts";
@@ -27,9 +28,12 @@ export interface HeartbeatOptions {
   timeout: number;
 }
 
+/** Receives a call's outcome: a value (a stream arrives as an `AsyncIterable`) or an error. */
+export type Settle = (ok: boolean, value: unknown) => void;
+
 interface Pending {
-  resolve: (value: unknown) => void;
-  reject: (err: unknown) => void;
+  id: number;
+  settle: Settle;
   done: () => void;
   stream: RemoteStream | undefined;
 }
@@ -55,6 +59,8 @@ export class RunnerLink {
   constructor(id: string, conn: FrameConnection, heartbeat: HeartbeatOptions, log: Logger) {
     this.id = id;
     this.#conn = conn;
+    // The handshake ran with a small frame limit; results may be as large as calls.
+    conn.maxPayload = LINK_MAX_PAYLOAD;
     this.#log = log;
     this.#tick = setInterval(() => {
       if (Date.now() - this.#lastHeard > heartbeat.timeout) {
@@ -82,36 +88,26 @@ export class RunnerLink {
    * @param body What to run and the arguments, from `encodeCallBody()`.
    * @param timeout Milliseconds the runner allows (`0`: none).
    * @param done Called exactly once when the call no longer occupies the runner.
-   * @returns The call id and the result promise (a stream resolves to an `AsyncIterable`).
+   * @param settle Called with the outcome (at least once; later calls are to be ignored).
+   * @returns The call id (`0` when the link has already ended: `settle` got the error).
    */
-  call(
-    body: readonly Uint8Array[],
-    timeout: number,
-    done: () => void,
-  ): { id: number; result: Promise<unknown> } {
+  call(body: readonly Uint8Array[], timeout: number, done: () => void, settle: Settle): number {
     if (this.#closeReason !== undefined) {
       done();
-      return {
-        id: 0,
-        result: Promise.reject(new RunnerExitedError(this.id, this.#closeReason)),
-      };
+      settle(false, new RunnerExitedError(this.id, this.#closeReason));
+      return 0;
     }
     const id = this.#nextId++;
-    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
-    let finished = false;
-    this.#pending.set(id, {
-      resolve,
-      reject,
-      stream: undefined,
-      done: () => {
-        if (finished) return;
-        finished = true;
-        this.#pending.delete(id);
-        done();
-      },
-    });
-    this.#conn.send(FrameType.Call, [encodeCallHeader(id, timeout), ...body]);
-    return { id, result: promise };
+    this.#pending.set(id, { id, settle, done, stream: undefined });
+    const parts: Uint8Array[] = [encodeCallHeader(id, timeout)];
+    for (let i = 0; i < body.length; i++) parts.push(body[i]!);
+    this.#conn.send(FrameType.Call, parts);
+    return id;
+  }
+
+  /** Ends a call's hold on the runner, once. */
+  #finish(p: Pending): void {
+    if (this.#pending.delete(p.id)) p.done();
   }
 
   /**
@@ -124,9 +120,9 @@ export class RunnerLink {
     const p = this.#pending.get(id);
     if (p === undefined) return;
     this.#conn.send(FrameType.Cancel, encodeId(id));
-    p.reject(reason);
+    p.settle(false, reason);
     p.stream?.fail(reason);
-    p.done();
+    this.#finish(p);
   }
 
   /**
@@ -155,9 +151,9 @@ export class RunnerLink {
     this.#conn.close();
     for (const p of [...this.#pending.values()]) {
       const err = new RunnerExitedError(this.id, reason);
-      p.reject(err);
+      p.settle(false, err);
       p.stream?.fail(err);
-      p.done();
+      this.#finish(p);
     }
     this.#closed.resolve(reason);
   }
@@ -166,10 +162,14 @@ export class RunnerLink {
     let reason = "connection closed";
     try {
       while (true) {
-        const frame = await this.#conn.readFrame();
+        let frame = await this.#conn.readFrame();
         if (frame === null) break;
         this.#lastHeard = Date.now();
-        this.#handle(frame.type, frame.payload);
+        // Every frame one socket read delivered, in this tick: callers woken
+        // together send their next calls together, in one write.
+        do this.#handle(frame.type, frame.payload); while (
+          (frame = this.#conn.takeFrame() ?? null) !== null
+        );
       }
     } catch (err) {
       reason = `protocol error: ${(err as Error).message}`;
@@ -184,8 +184,8 @@ export class RunnerLink {
         const [id, value] = decodeIdValue(payload);
         const p = this.#pending.get(id);
         if (p === undefined) return;
-        p.resolve(value);
-        p.done();
+        p.settle(true, value);
+        this.#finish(p);
         return;
       }
       case FrameType.Error: {
@@ -194,8 +194,8 @@ export class RunnerLink {
         if (p === undefined) return;
         const err = new RemoteError(wire);
         if (p.stream) p.stream.fail(err);
-        else p.reject(err);
-        p.done();
+        else p.settle(false, err);
+        this.#finish(p);
         return;
       }
       case FrameType.StreamChunk: {
@@ -207,7 +207,7 @@ export class RunnerLink {
             (n) => this.#conn.send(FrameType.StreamPull, encodeId(id, n)),
             () => this.cancel(id, undefined),
           );
-          p.resolve(p.stream);
+          p.settle(true, p.stream);
         }
         p.stream.push(value);
         return;
@@ -218,10 +218,10 @@ export class RunnerLink {
         if (p === undefined) return;
         if (p.stream === undefined) {
           p.stream = new RemoteStream(() => {}, () => {});
-          p.resolve(p.stream);
+          p.settle(true, p.stream);
         }
         p.stream.end();
-        p.done();
+        this.#finish(p);
         return;
       }
       case FrameType.Ping:

@@ -63,6 +63,9 @@ export interface WireError {
   cause?: WireError | { value: unknown };
 }
 
+/** Largest frame payload on an authenticated link, both directions (1 GiB). */
+export const LINK_MAX_PAYLOAD = 1024 * 1024 * 1024;
+
 /** Bytes before a call's body: id (u32) and timeout in ms (u32, 0 = none). */
 export const CALL_HEADER_SIZE = 8;
 
@@ -84,17 +87,33 @@ const textDecoder = new TextDecoder();
  */
 export function encodeCallBody(target: CallTarget, args: readonly unknown[]): Uint8Array[] {
   const argParts = encodeValue(args, { name: "args" });
+  const parts = [callHead(target)];
+  for (let i = 0; i < argParts.length; i++) parts.push(argParts[i]!);
+  return parts;
+}
+
+/** Encoded heads of recent targets: a pool calls the same few functions again and again. */
+const heads = new Map<string, Uint8Array>();
+const HEADS_LIMIT = 256;
+
+function callHead(target: CallTarget): Uint8Array {
+  const key = target.kind === "fn" ? target.source : `${target.name}\0${target.specifier}`;
+  let head = heads.get(key);
+  if (head !== undefined && head[0] === (target.kind === "fn" ? 0 : 1)) return head;
   const text = textEncoder.encode(target.kind === "fn" ? target.source : target.specifier);
   const name = textEncoder.encode(target.kind === "fn" ? "" : target.name);
   if (name.length > 0xffff) throw new RangeError("Cannot call: the export name is too long");
-  const head = new Uint8Array(7 + text.length + name.length);
+  head = new Uint8Array(7 + text.length + name.length);
   const view = new DataView(head.buffer);
   head[0] = target.kind === "fn" ? 0 : 1;
   view.setUint32(1, text.length);
   head.set(text, 5);
   view.setUint16(5 + text.length, name.length);
   head.set(name, 7 + text.length);
-  return [head, ...argParts];
+  // Shared by every call with this target, so never written to after this.
+  if (heads.size >= HEADS_LIMIT) heads.delete(heads.keys().next().value!);
+  heads.set(key, head);
+  return head;
 }
 
 /**
@@ -106,12 +125,16 @@ export function encodeCallBody(target: CallTarget, args: readonly unknown[]): Ui
  */
 export function encodeCallHeader(id: number, timeout: number): Uint8Array {
   const header = new Uint8Array(CALL_HEADER_SIZE);
-  const view = new DataView(header.buffer);
-  view.setUint32(0, id >>> 0);
-  view.setUint32(
-    4,
-    Number.isFinite(timeout) ? Math.min(Math.max(0, Math.ceil(timeout)), 0xffffffff) : 0,
-  );
+  const t = Number.isFinite(timeout) ? Math.min(Math.max(0, Math.ceil(timeout)), 0xffffffff) : 0;
+  const i = id >>> 0;
+  header[0] = i >>> 24;
+  header[1] = (i >>> 16) & 0xff;
+  header[2] = (i >>> 8) & 0xff;
+  header[3] = i & 0xff;
+  header[4] = t >>> 24;
+  header[5] = (t >>> 16) & 0xff;
+  header[6] = (t >>> 8) & 0xff;
+  header[7] = t & 0xff;
   return header;
 }
 

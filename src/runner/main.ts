@@ -8,20 +8,21 @@
 import type { Timer } from "../util/timer.ts";
 import { connectTcp, type Socket } from "../transport.ts";
 import { FrameConnection } from "../protocol/connection.ts";
+import type { Frame } from "../protocol/frame.ts";
 import {
   authenticateToParent,
   HANDSHAKE_MAX_PAYLOAD,
   HandshakeClosedError,
   importSecret,
 } from "../protocol/handshake.ts";
-import { decodeCall, decodeId, FrameType } from "../protocol/messages.ts";
+import { decodeCall, decodeId, FrameType, LINK_MAX_PAYLOAD } from "../protocol/messages.ts";
 import { decodeParentEnv, type ParentEnv } from "../protocol/parent_env.ts";
 import { type Logger, silentLogger } from "../util/logger.ts";
 import { Executor } from "./executor.ts";
 import { type ExitReason, MAX_TIMER_DELAY, Terminator } from "./terminator.ts";
 
 /** Largest frame payload on an authenticated link (1 GiB). */
-export const MAX_PAYLOAD = 1024 * 1024 * 1024;
+export const MAX_PAYLOAD = LINK_MAX_PAYLOAD;
 
 /** How a runner ended. */
 export interface RunnerExit {
@@ -186,45 +187,51 @@ function serve(
   signal?.addEventListener("abort", onAbort, { once: true });
   if (signal?.aborted) onAbort();
 
+  const handle = (frame: Frame) => {
+    switch (frame.type) {
+      case FrameType.Call:
+        if (!shuttingDown) executor.start(decodeCall(frame.payload));
+        break;
+      case FrameType.Cancel:
+        executor.cancel(
+          decodeId(frame.payload)[0],
+          new DOMException("The caller cancelled the call", "AbortError"),
+        );
+        break;
+      case FrameType.StreamPull: {
+        const [id, n] = decodeId(frame.payload);
+        executor.grant(id, n);
+        break;
+      }
+      case FrameType.Ping:
+        conn.send(FrameType.Pong);
+        break;
+      case FrameType.Pong:
+        break;
+      case FrameType.Shutdown: {
+        shuttingDown = true;
+        const [grace] = decodeId(frame.payload);
+        if (executor.busy === 0) {
+          terminator.exit("shutdown");
+        } else {
+          graceTimer = setTimeout(() => terminator.exit("shutdown"), grace);
+        }
+        break;
+      }
+      default:
+        log.warn(`runner ${env.id}: ignoring unknown frame type ${frame.type}`);
+    }
+  };
+
   (async () => {
     try {
       while (true) {
-        const frame = await conn.readFrame();
+        let frame = await conn.readFrame();
         if (frame === null) break;
         terminator.heard();
-        switch (frame.type) {
-          case FrameType.Call:
-            if (!shuttingDown) executor.start(decodeCall(frame.payload));
-            break;
-          case FrameType.Cancel:
-            executor.cancel(
-              decodeId(frame.payload)[0],
-              new DOMException("The caller cancelled the call", "AbortError"),
-            );
-            break;
-          case FrameType.StreamPull: {
-            const [id, n] = decodeId(frame.payload);
-            executor.grant(id, n);
-            break;
-          }
-          case FrameType.Ping:
-            conn.send(FrameType.Pong);
-            break;
-          case FrameType.Pong:
-            break;
-          case FrameType.Shutdown: {
-            shuttingDown = true;
-            const [grace] = decodeId(frame.payload);
-            if (executor.busy === 0) {
-              terminator.exit("shutdown");
-            } else {
-              graceTimer = setTimeout(() => terminator.exit("shutdown"), grace);
-            }
-            break;
-          }
-          default:
-            log.warn(`runner ${env.id}: ignoring unknown frame type ${frame.type}`);
-        }
+        // Everything one socket read delivered is handled in this tick, so the
+        // answers to a batch of calls leave in one write.
+        do handle(frame); while ((frame = conn.takeFrame() ?? null) !== null);
       }
     } catch (err) {
       log.error(`runner ${env.id}: link failed: ${(err as Error).message}`);
