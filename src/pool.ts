@@ -17,6 +17,7 @@ import { RunnerLink } from "./runner_link.ts";
 import type { CallContext } from "./runner/context.ts";
 import { type Logger, silentLogger } from "./util/logger.ts";
 import type { Timer } from "./util/timer.ts";
+import { DeadlineTimer } from "./util/deadline_timer.ts";
 
 /** Details passed to `onGrowStart`. */
 export interface GrowStartEvent {
@@ -163,7 +164,14 @@ interface Runner {
   served: number;
   idleSince: number;
   idleTimer: Timer | undefined;
+  /** When `idleTimer` fires (`Date.now()` ms). */
+  idleTimerAt: number;
   stopping: boolean;
+}
+
+interface CallExpiry {
+  deadline: number;
+  expire: () => void;
 }
 
 interface Waiter {
@@ -221,6 +229,8 @@ function checkHook(name: string, value: unknown): void {
 /** Sources already checked; inline arrow functions are new objects at each call but share a source. */
 const checkedSources = new Set<string>();
 const CHECKED_SOURCES_LIMIT = 1024;
+/** The checked source of each function object seen (a function passed again skips `toString`). */
+const sourceOf = new WeakMap<object, string>();
 
 /**
  * Returns the source to ship for `fn`, or throws a `TypeError` saying why it cannot be shipped.
@@ -238,8 +248,13 @@ export function functionSource(fn: unknown): string {
   if (typeof fn !== "function") {
     throw new TypeError(`Cannot call a ${fn === null ? "null" : typeof fn}: expected a function`);
   }
+  const known = sourceOf.get(fn);
+  if (known !== undefined) return known;
   const source = Function.prototype.toString.call(fn);
-  if (checkedSources.has(source)) return source;
+  if (checkedSources.has(source)) {
+    sourceOf.set(fn, source);
+    return source;
+  }
   const label = fn.name ? `"${fn.name}"` : "(anonymous)";
   if (/\{\s*\[native code\]\s*\}\s*$/.test(source)) {
     throw new TypeError(
@@ -258,6 +273,7 @@ export function functionSource(fn: unknown): string {
   }
   if (checkedSources.size >= CHECKED_SOURCES_LIMIT) checkedSources.clear();
   checkedSources.add(source);
+  sourceOf.set(fn, source);
   return source;
 }
 
@@ -308,6 +324,7 @@ export class Pool implements AsyncDisposable {
   #replaceTimer: Timer | undefined;
   #consecutiveBootFailures = 0;
   #stats = { boots: 0, bootFailures: 0, callsOk: 0, callsFailed: 0 };
+  #deadlines = new DeadlineTimer<CallExpiry>((call) => call.expire());
 
   /**
    * Creates a pool; `min` runners start booting at once.
@@ -611,33 +628,45 @@ export class Pool implements AsyncDisposable {
 
   // ---- placement ---------------------------------------------------------
 
-  async #run(
+  // Not `async`: a call placed at once costs no extra promise or timer (its
+  // timeout joins the pool's one DeadlineTimer).
+  #run(
     target: CallTarget,
     args: unknown[],
     options: CallOptions,
     onPlaced?: (runnerId: string) => void,
   ): Promise<unknown> {
-    if (this.#closing) throw new PoolClosedError(this.name);
-    if (!Array.isArray(args)) throw new TypeError("Cannot call: args must be an array");
+    if (this.#closing) return Promise.reject(new PoolClosedError(this.name));
+    if (!Array.isArray(args)) {
+      return Promise.reject(new TypeError("Cannot call: args must be an array"));
+    }
     const timeout = options.timeout ?? this.#timeout;
     if (typeof timeout !== "number" || !(timeout > 0)) {
-      throw new RangeError(`Invalid call option "timeout": ${timeout} must be a positive number`);
+      return Promise.reject(
+        new RangeError(`Invalid call option "timeout": ${timeout} must be a positive number`),
+      );
     }
     const signal = options.signal;
-    signal?.throwIfAborted();
-    const body = encodeCallBody(target, args);
+    let body: Uint8Array[];
+    try {
+      signal?.throwIfAborted();
+      body = encodeCallBody(target, args);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const deadline = Date.now() + timeout;
 
     const { promise, resolve, reject } = Promise.withResolvers<unknown>();
+    // Assigned only when the call has to queue; `cancel` reads it before that.
+    // deno-lint-ignore prefer-const
     let waiter: Waiter | undefined;
     let runner: Runner | undefined;
     let callId = 0;
     let settled = false;
-    let timer: Timer | undefined;
     const finish = (ok: boolean, value: unknown) => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      if (expiry !== undefined) this.#deadlines.delete(expiry);
       signal?.removeEventListener("abort", onAbort);
       if (ok) {
         this.#stats.callsOk++;
@@ -657,43 +686,39 @@ export class Pool implements AsyncDisposable {
       finish(false, reason);
     };
     const onAbort = () => cancel(signal!.reason);
-    signal?.addEventListener("abort", onAbort, { once: true });
-    if (Number.isFinite(timeout)) {
-      timer = setTimeout(
-        () => cancel(new TimeoutError(`Call timed out after ${timeout} ms`)),
-        timeout,
-      );
-    }
-
-    try {
-      runner = this.#tryPlace();
-      if (runner === undefined) {
-        const w = Promise.withResolvers<Runner>();
-        waiter = { resolve: w.resolve, reject: w.reject, settled: false };
-        this.#enqueue(waiter);
-        this.#grow();
-        runner = await Promise.race([w.promise, promise.then(() => undefined)]);
-        if (runner === undefined || settled) {
-          // Timed out or aborted while queued; a slot handed over meanwhile goes back.
-          if (runner !== undefined) this.#release(runner);
-          return await promise;
-        }
+    const expiry: CallExpiry | undefined = Number.isFinite(timeout)
+      ? {
+        deadline,
+        expire: () => cancel(new TimeoutError(`Call timed out after ${timeout} ms`)),
       }
-    } catch (err) {
-      finish(false, err);
-      return await promise;
-    }
+      : undefined;
+    signal?.addEventListener("abort", onAbort, { once: true });
+    if (expiry !== undefined) this.#deadlines.add(expiry);
+    const settle = target.kind === "fn"
+      ? (ok: boolean, value: unknown) => finish(ok, ok ? value : withClosureHint(value))
+      : finish;
+    const send = (placed: Runner) => {
+      runner = placed;
+      const remaining = Number.isFinite(timeout) ? Math.max(1, deadline - Date.now()) : 0;
+      callId = placed.link.call(body, remaining, () => this.#release(placed), settle);
+      onPlaced?.(placed.id);
+    };
 
-    const placed = runner;
-    const remaining = Number.isFinite(timeout) ? Math.max(1, deadline - Date.now()) : 0;
-    const call = placed.link.call(body, remaining, () => this.#release(placed));
-    callId = call.id;
-    onPlaced?.(placed.id);
-    call.result.then(
-      (value) => finish(true, value),
-      (err) => finish(false, target.kind === "fn" ? withClosureHint(err) : err),
-    );
-    return await promise;
+    const placed = this.#tryPlace();
+    if (placed !== undefined) {
+      send(placed);
+      return promise;
+    }
+    const w = Promise.withResolvers<Runner>();
+    waiter = { resolve: w.resolve, reject: w.reject, settled: false };
+    this.#enqueue(waiter);
+    this.#grow();
+    w.promise.then((r) => {
+      // Timed out or aborted while queued: a slot handed over meanwhile goes back.
+      if (settled) this.#release(r);
+      else send(r);
+    }, (err) => finish(false, err));
+    return promise;
   }
 
   #tryPlace(): Runner | undefined {
@@ -717,8 +742,8 @@ export class Pool implements AsyncDisposable {
     runner.busy++;
     runner.served++;
     this.#busy++;
-    clearTimeout(runner.idleTimer);
-    runner.idleTimer = undefined;
+    // The idle timer stays armed: when it fires on a busy runner it does nothing,
+    // and the release that makes the runner idle again arms it if needed.
   }
 
   #release(runner: Runner): void {
@@ -910,6 +935,7 @@ export class Pool implements AsyncDisposable {
         served: 0,
         idleSince: Date.now(),
         idleTimer: undefined,
+        idleTimerAt: Infinity,
         stopping: false,
       };
     } catch (err) {
@@ -949,15 +975,25 @@ export class Pool implements AsyncDisposable {
 
   #scheduleIdle(runner: Runner): void {
     runner.idleSince = Date.now();
-    clearTimeout(runner.idleTimer);
-    runner.idleTimer = undefined;
     const limit = this.#active() > this.#min ? this.#idle : this.#minIdle;
     if (!Number.isFinite(limit)) return;
-    runner.idleTimer = setTimeout(() => this.#idleCheck(runner), limit);
+    // An armed timer that fires no later than needed is kept: #idleCheck measures
+    // the idle time and re-arms for the rest. No timer churn per call.
+    const due = runner.idleSince + limit;
+    if (runner.idleTimer !== undefined && runner.idleTimerAt <= due) return;
+    this.#armIdle(runner, limit);
+  }
+
+  #armIdle(runner: Runner, delay: number): void {
+    clearTimeout(runner.idleTimer);
+    runner.idleTimerAt = Date.now() + delay;
+    // Capped at what a timer holds; #idleCheck re-arms for the rest.
+    runner.idleTimer = setTimeout(() => this.#idleCheck(runner), Math.min(delay, 2 ** 31 - 1));
   }
 
   #idleCheck(runner: Runner): void {
     runner.idleTimer = undefined;
+    runner.idleTimerAt = Infinity;
     if (runner.busy > 0 || runner.stopping || this.#closing) return;
     const limit = this.#active() > this.#min ? this.#idle : this.#minIdle;
     if (!Number.isFinite(limit)) return;
@@ -965,7 +1001,7 @@ export class Pool implements AsyncDisposable {
     if (idleFor >= limit) {
       this.#stopRunner(runner, "idle");
     } else {
-      runner.idleTimer = setTimeout(() => this.#idleCheck(runner), limit - idleFor);
+      this.#armIdle(runner, limit - idleFor);
     }
   }
 
@@ -1053,6 +1089,7 @@ export class Pool implements AsyncDisposable {
     for (const runner of [...this.#runners]) this.#stopRunner(runner, "closed");
     while (this.#stops.size > 0) await Promise.allSettled([...this.#stops]);
     this.#runners.clear();
+    this.#deadlines.dispose();
     if (this.#listener) {
       const ready = await this.#listener.catch(() => undefined);
       await ready?.listener.close();

@@ -1,9 +1,10 @@
 /**
  * A framed connection: reads whole frames, writes frames with coalescing.
  *
- * Writes issued while a socket write is under way are joined into the next
- * write, so many small frames cost one syscall; large payload parts are
- * written as they are, never copied.
+ * Small frames sent in the same tick or while a socket write is under way
+ * are joined into one write, so many small frames cost one syscall; large
+ * payload parts are written as they are, never copied, and large incoming
+ * payloads are read straight into their final buffer.
  *
  * @module
  */
@@ -11,11 +12,20 @@
 import type { Socket } from "../transport.ts";
 import { type Frame, FRAME_HEADER_SIZE, FrameDecoder, writeFrameHeader } from "./frame.ts";
 
-const READ_SIZE = 256 * 1024;
+const READ_SIZE = 64 * 1024;
 const COALESCE_LIMIT = 64 * 1024;
+/** Size of the buffer small frames are written into (grown for one larger frame). */
+const OUT_SIZE = 16 * 1024;
+/** A half-read frame with at least this much left is read straight into its payload. */
+const DIRECT_READ_MIN = 16 * 1024;
 
 /**
  * Frames over a {@linkcode Socket}. One owner; `close()` is idempotent.
+ *
+ * Small frames sent in the same tick, or while a write is under way, are
+ * written into one buffer and leave in one write. The first send of a tick
+ * schedules the flush on a microtask, so a burst (a batch of results, many
+ * callers) costs one syscall.
  *
  * @example
  * ```ts ignore
@@ -28,7 +38,13 @@ export class FrameConnection {
   #socket: Socket;
   #decoder: FrameDecoder;
   #readBuf = new Uint8Array(READ_SIZE);
+  /** Sealed segments to write in order (coalesced small frames, large parts). */
   #queue: Uint8Array[] = [];
+  /** Small frames being gathered; `#outLength` bytes used. */
+  #out: Uint8Array | undefined;
+  #outLength = 0;
+  /** A written `OUT_SIZE` buffer, ready for reuse. */
+  #spare: Uint8Array | undefined;
   #flushing: Promise<void> | undefined;
   #closed = false;
   #writeError: unknown;
@@ -53,6 +69,16 @@ export class FrameConnection {
   }
 
   /**
+   * Takes a frame already received, without waiting: after `readFrame()`
+   * resolves, a reader drains what the same socket read delivered in one go.
+   *
+   * @returns The frame, or `undefined` when none is buffered.
+   */
+  takeFrame(): Frame | undefined {
+    return this.#decoder.next();
+  }
+
+  /**
    * Reads the next whole frame.
    *
    * @returns The frame, or `null` when the peer closed the connection (or it was closed here).
@@ -63,9 +89,12 @@ export class FrameConnection {
       const ready = this.#decoder.next();
       if (ready !== undefined) return ready;
       if (this.#closed) return null;
+      // A large payload is received in place rather than copied from the read buffer.
+      const rest = this.#decoder.bodyRemainder();
+      const direct = rest !== undefined && rest.length >= DIRECT_READ_MIN;
       let n: number | null;
       try {
-        n = await this.#socket.read(this.#readBuf);
+        n = await this.#socket.read(direct ? rest : this.#readBuf);
       } catch (err) {
         if (this.#closed) return null;
         if (isConnectionDrop(err)) {
@@ -78,7 +107,8 @@ export class FrameConnection {
         this.close();
         return null;
       }
-      this.#decoder.push(this.#readBuf.subarray(0, n));
+      if (direct) this.#decoder.filled(n);
+      else this.#decoder.push(this.#readBuf.subarray(0, n));
     }
   }
 
@@ -91,22 +121,42 @@ export class FrameConnection {
   send(type: number, parts: readonly Uint8Array[] = []): void {
     if (this.#closed) return;
     let length = 0;
-    for (const p of parts) length += p.length;
+    for (let i = 0; i < parts.length; i++) length += parts[i]!.length;
     if (length < COALESCE_LIMIT) {
-      const buf = new Uint8Array(FRAME_HEADER_SIZE + length);
-      writeFrameHeader(buf, 0, type, length);
-      let at = FRAME_HEADER_SIZE;
-      for (const p of parts) {
-        buf.set(p, at);
+      const size = FRAME_HEADER_SIZE + length;
+      let out = this.#out;
+      if (out === undefined || out.length - this.#outLength < size) {
+        this.#seal();
+        out = this.#out = size <= OUT_SIZE
+          ? (this.#spare ?? new Uint8Array(OUT_SIZE))
+          : new Uint8Array(size);
+        this.#spare = undefined;
+      }
+      let at = this.#outLength;
+      writeFrameHeader(out, at, type, length);
+      at += FRAME_HEADER_SIZE;
+      for (let i = 0; i < parts.length; i++) {
+        const p = parts[i]!;
+        out.set(p, at);
         at += p.length;
       }
-      this.#queue.push(buf);
+      this.#outLength = at;
     } else {
+      this.#seal();
       const header = new Uint8Array(FRAME_HEADER_SIZE);
       writeFrameHeader(header, 0, type, length);
-      this.#queue.push(header, ...parts);
+      this.#queue.push(header);
+      for (let i = 0; i < parts.length; i++) this.#queue.push(parts[i]!);
     }
-    this.#flushing ??= this.#flush();
+    this.#flushing ??= Promise.resolve().then(() => this.#flush());
+  }
+
+  /** Moves gathered small frames to the write queue. */
+  #seal(): void {
+    if (this.#out === undefined || this.#outLength === 0) return;
+    this.#queue.push(this.#out.subarray(0, this.#outLength));
+    this.#out = undefined;
+    this.#outLength = 0;
   }
 
   /** Resolves when every queued frame has been handed to the socket (or writing failed). */
@@ -116,23 +166,18 @@ export class FrameConnection {
 
   async #flush(): Promise<void> {
     try {
-      while (this.#queue.length > 0 && !this.#closed) {
+      while (!this.#closed) {
+        this.#seal();
+        if (this.#queue.length === 0) break;
         const batch = this.#queue;
         this.#queue = [];
-        let small: Uint8Array[] = [];
-        let smallBytes = 0;
-        for (const part of batch) {
-          if (part.length >= COALESCE_LIMIT) {
-            await this.#writeSmall(small, smallBytes);
-            small = [];
-            smallBytes = 0;
-            await this.#writeAll(part);
-          } else {
-            small.push(part);
-            smallBytes += part.length;
+        for (let i = 0; i < batch.length; i++) {
+          const part = batch[i]!;
+          await this.#writeAll(part);
+          if (part.buffer.byteLength === OUT_SIZE && part.byteOffset === 0) {
+            this.#spare = new Uint8Array(part.buffer);
           }
         }
-        await this.#writeSmall(small, smallBytes);
       }
     } catch (err) {
       this.#writeError = err;
@@ -140,18 +185,6 @@ export class FrameConnection {
     } finally {
       this.#flushing = undefined;
     }
-  }
-
-  async #writeSmall(parts: Uint8Array[], total: number): Promise<void> {
-    if (parts.length === 0) return;
-    if (parts.length === 1) return await this.#writeAll(parts[0]!);
-    const joined = new Uint8Array(total);
-    let at = 0;
-    for (const p of parts) {
-      joined.set(p, at);
-      at += p.length;
-    }
-    await this.#writeAll(joined);
   }
 
   async #writeAll(bytes: Uint8Array): Promise<void> {
@@ -171,6 +204,8 @@ export class FrameConnection {
     if (this.#closed) return;
     this.#closed = true;
     this.#queue = [];
+    this.#out = undefined;
+    this.#spare = undefined;
     try {
       this.#socket.close();
     } catch {

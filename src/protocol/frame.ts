@@ -161,6 +161,31 @@ export class FrameDecoder {
   }
 
   /**
+   * The unfilled rest of a large frame's payload whose header has been read,
+   * so a reader can receive straight into it (no copy through a read buffer);
+   * report what it wrote with {@linkcode FrameDecoder.filled}.
+   *
+   * @returns The writable rest of the payload, or `undefined` when no frame is half read.
+   */
+  bodyRemainder(): Uint8Array | undefined {
+    return this.#body?.subarray(this.#bodyFilled);
+  }
+
+  /**
+   * Records `n` bytes written into {@linkcode FrameDecoder.bodyRemainder}.
+   *
+   * @param n Bytes written at its start.
+   */
+  filled(n: number): void {
+    const body = this.#body!;
+    this.#bodyFilled += n;
+    if (this.#bodyFilled < body.length) return;
+    this.#ready.push({ type: this.#bodyType, payload: body });
+    this.#body = undefined;
+    this.#bodyFilled = 0;
+  }
+
+  /**
    * Takes the next whole frame.
    *
    * @returns The frame, or `undefined` when more bytes are needed.

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Timer } from "../util/timer.ts";
+import { DeadlineTimer } from "../util/deadline_timer.ts";
 import type { FrameConnection } from "../protocol/connection.ts";
 import {
   type CallMessage,
@@ -23,21 +23,62 @@ export const STREAM_WINDOW = 16;
 
 const FN_CACHE_LIMIT = 512;
 
-interface Running {
-  controller: AbortController;
-  credit: number;
-  wakeCredit: (() => void) | undefined;
-}
-
 type AnyFn = (this: CallContext, ...args: unknown[]) => unknown;
+
+/**
+ * One running call, and the `this` its function sees. The `AbortController`
+ * behind `signal` is made only when the function reads `signal` (most never
+ * do), so a cancel before that just records the reason.
+ */
+class RunningCall implements CallContext {
+  readonly runnerId: string;
+  /** Deadline (`Date.now()` ms) for the runner's own timeout; `Infinity`: none. */
+  readonly deadline: number;
+  readonly id: number;
+  #controller: AbortController | undefined;
+  #aborted = false;
+  #reason: unknown;
+  credit = STREAM_WINDOW;
+  wakeCredit: (() => void) | undefined;
+
+  constructor(id: number, runnerId: string, deadline: number) {
+    this.id = id;
+    this.runnerId = runnerId;
+    this.deadline = deadline;
+  }
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  abort(reason: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+    this.wakeCredit?.();
+  }
+}
 
 /** Executes calls for one link. */
 export class Executor {
   #conn: FrameConnection;
   #runnerId: string;
-  #running = new Map<number, Running>();
+  #running = new Map<number, RunningCall>();
   #fnCache = new Map<string, AnyFn>();
   #onIdleChange: (busy: number) => void;
+  #deadlines = new DeadlineTimer<RunningCall>((call) =>
+    call.abort(new DOMException("The call timed out", "TimeoutError"))
+  );
+  #disposed = false;
 
   /**
    * @param conn The authenticated link.
@@ -56,23 +97,44 @@ export class Executor {
   }
 
   /**
-   * Starts a call; its outcome is sent on the link.
+   * Starts a call; its outcome is sent on the link. A function shipped by
+   * source that returns a plain value is answered before this returns.
    *
    * @param call The decoded call.
    */
   start(call: CallMessage): void {
     if (this.#running.has(call.id)) return;
-    const running: Running = {
-      controller: new AbortController(),
-      credit: STREAM_WINDOW,
-      wakeCredit: undefined,
-    };
+    const running = new RunningCall(
+      call.id,
+      this.#runnerId,
+      call.timeout > 0 ? Date.now() + call.timeout : Infinity,
+    );
     this.#running.set(call.id, running);
+    if (call.timeout > 0 && !this.#disposed) this.#deadlines.add(running);
     this.#onIdleChange(this.#running.size);
-    this.#run(call, running).finally(() => {
-      this.#running.delete(call.id);
-      this.#onIdleChange(this.#running.size);
-    });
+    let result: unknown;
+    try {
+      const fn = call.target.kind === "fn" ? this.#compiled(call.target.source) : undefined;
+      if (fn === undefined) {
+        this.#settle(running, this.#runModule(call, running));
+        return;
+      }
+      result = fn.apply(running, call.args);
+    } catch (err) {
+      this.#fail(running, err);
+      this.#end(running);
+      return;
+    }
+    if (isThenable(result)) {
+      this.#settle(running, Promise.resolve(result).then((value) => this.#deliver(running, value)));
+      return;
+    }
+    if (isStream(result)) {
+      this.#settle(running, this.#stream(result, running));
+      return;
+    }
+    if (!running.aborted) this.#conn.send(FrameType.Result, encodeIdValue(call.id, result));
+    this.#end(running);
   }
 
   /**
@@ -82,10 +144,7 @@ export class Executor {
    * @param reason The abort reason.
    */
   cancel(id: number, reason: unknown): void {
-    const running = this.#running.get(id);
-    if (running === undefined) return;
-    running.controller.abort(reason);
-    running.wakeCredit?.();
+    this.#running.get(id)?.abort(reason);
   }
 
   /**
@@ -102,70 +161,80 @@ export class Executor {
   }
 
   /**
-   * Aborts every running call.
+   * Aborts every running call and stops the timeout timer.
    *
    * @param reason The abort reason.
    */
   cancelAll(reason: unknown): void {
     for (const id of [...this.#running.keys()]) this.cancel(id, reason);
+    this.#disposed = true;
+    this.#deadlines.dispose();
   }
 
-  async #run(call: CallMessage, running: Running): Promise<void> {
-    const signal = running.controller.signal;
-    let timer: Timer | undefined;
-    if (call.timeout > 0) {
-      timer = setTimeout(
-        () => running.controller.abort(new DOMException("The call timed out", "TimeoutError")),
-        call.timeout,
-      );
-      // A function that ignores its signal may never settle: drop the timer on abort.
-      signal.addEventListener("abort", () => clearTimeout(timer), { once: true });
-    }
-    try {
-      const fn = await this.#resolve(call.target);
-      const ctx: CallContext = { signal, runnerId: this.#runnerId };
-      const result = await fn.apply(ctx, call.args);
-      if (isStream(result)) {
-        await this.#stream(call.id, result, running);
-      } else if (!signal.aborted) {
-        this.#conn.send(FrameType.Result, encodeIdValue(call.id, result));
-      }
-    } catch (err) {
-      if (!this.#conn.closed) this.#conn.send(FrameType.Error, encodeError(call.id, err));
-    } finally {
-      clearTimeout(timer);
+  async #runModule(call: CallMessage, running: RunningCall): Promise<void> {
+    const target = call.target as Extract<CallTarget, { kind: "module" }>;
+    const fn = await this.#importExport(target);
+    await this.#deliver(running, await fn.apply(running, call.args));
+  }
+
+  async #deliver(running: RunningCall, result: unknown): Promise<void> {
+    if (isStream(result)) {
+      await this.#stream(result, running);
+    } else if (!running.aborted) {
+      this.#conn.send(FrameType.Result, encodeIdValue(running.id, result));
     }
   }
 
-  async #stream(id: number, source: AsyncIterable<unknown>, running: Running): Promise<void> {
-    const signal = running.controller.signal;
+  #settle(running: RunningCall, work: Promise<void>): void {
+    work.then(
+      () => this.#end(running),
+      (err) => {
+        this.#fail(running, err);
+        this.#end(running);
+      },
+    );
+  }
+
+  #fail(running: RunningCall, err: unknown): void {
+    if (!this.#conn.closed) this.#conn.send(FrameType.Error, encodeError(running.id, err));
+  }
+
+  #end(running: RunningCall): void {
+    this.#deadlines.delete(running);
+    this.#running.delete(running.id);
+    this.#onIdleChange(this.#running.size);
+  }
+
+  async #stream(source: AsyncIterable<unknown>, running: RunningCall): Promise<void> {
+    const id = running.id;
     for await (const value of source) {
       // The parent has stopped listening (cancel or early break): leave the loop,
       // which runs the generator's `finally` blocks.
-      if (signal.aborted) break;
+      if (running.aborted) break;
       this.#conn.send(FrameType.StreamChunk, encodeIdValue(id, value));
       running.credit--;
-      while (running.credit <= 0 && !signal.aborted) {
+      while (running.credit <= 0 && !running.aborted) {
         await new Promise<void>((resolve) => (running.wakeCredit = resolve));
         running.wakeCredit = undefined;
       }
-      if (signal.aborted) break;
+      if (running.aborted) break;
     }
-    if (!signal.aborted) this.#conn.send(FrameType.StreamEnd, encodeId(id));
+    if (!running.aborted) this.#conn.send(FrameType.StreamEnd, encodeId(id));
   }
 
-  async #resolve(target: CallTarget): Promise<AnyFn> {
-    if (target.kind === "fn") {
-      let fn = this.#fnCache.get(target.source);
-      if (fn === undefined) {
-        fn = compileFunction(target.source);
-        if (this.#fnCache.size >= FN_CACHE_LIMIT) {
-          this.#fnCache.delete(this.#fnCache.keys().next().value!);
-        }
-        this.#fnCache.set(target.source, fn);
+  #compiled(source: string): AnyFn {
+    let fn = this.#fnCache.get(source);
+    if (fn === undefined) {
+      fn = compileFunction(source);
+      if (this.#fnCache.size >= FN_CACHE_LIMIT) {
+        this.#fnCache.delete(this.#fnCache.keys().next().value!);
       }
-      return fn;
+      this.#fnCache.set(source, fn);
     }
+    return fn;
+  }
+
+  async #importExport(target: Extract<CallTarget, { kind: "module" }>): Promise<AnyFn> {
     const mod = await import(target.specifier) as Record<string, unknown>;
     const fn = mod[target.name];
     if (typeof fn !== "function") {
@@ -191,6 +260,11 @@ export function compileFunction(source: string): AnyFn {
     throw new TypeError("The shipped source does not evaluate to a function");
   }
   return fn as AnyFn;
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return (typeof v === "object" || typeof v === "function") && v !== null &&
+    typeof (v as PromiseLike<unknown>).then === "function";
 }
 
 function isStream(v: unknown): v is AsyncIterable<unknown> {
