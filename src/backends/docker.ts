@@ -114,6 +114,24 @@ function sanitizeApp(name: string): string {
 }
 
 const LOG_TAIL_LINES = 30;
+/** Milliseconds between attempts to wait on a runner again after the engine connection dropped. */
+const WAIT_RETRY_MIN = 100;
+const WAIT_RETRY_MAX = 2000;
+
+/** Resolves `true` after `ms`, or `false` as soon as `signal` aborts (the timer is cleared). */
+function abortableDelay(ms: number, signal: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve(true);
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
 
 /** One id per parent process: every pool in it labels its runners with it. */
 const PARENT_INSTANCE_ID = randomHex(10);
@@ -455,13 +473,31 @@ export class DockerBackend implements Backend {
     waited: Promise<{ StatusCode: number }>,
   ): Promise<string> {
     let how: string;
-    try {
-      const result = await waited;
-      how = `container exited with code ${result.StatusCode}`;
-    } catch (err) {
-      how = err instanceof DockerError && err.status === 404
-        ? "container removed"
-        : `container wait failed: ${(err as Error).message}`;
+    for (let delay = WAIT_RETRY_MIN;; delay = Math.min(delay * 2, WAIT_RETRY_MAX)) {
+      try {
+        const result = await waited;
+        how = `container exited with code ${result.StatusCode}`;
+        break;
+      } catch (err) {
+        if (err instanceof DockerError) {
+          how = err.status === 404
+            ? "container removed"
+            : `container wait failed: ${(err as Error).message}`;
+          break;
+        }
+        // The engine connection dropped (engine or socket proxy restarting): that says
+        // nothing about the runner, whose link heartbeats tell whether it lives. Wait
+        // again once the engine answers, unless the runner is being stopped.
+        if (
+          handle.stopLogs.signal.aborted || !await abortableDelay(delay, handle.stopLogs.signal)
+        ) {
+          how = `container wait failed: ${(err as Error).message}`;
+          break;
+        }
+        this.#log.debug(`docker: waiting on ${handle.container.slice(0, 12)} again`);
+        // "not-running": it may have exited (and been removed: 404) while the engine was away.
+        waited = this.#client.containerWait(handle.container, { condition: "not-running" });
+      }
     }
     // Give the log follower a moment to drain what the container printed last.
     await new Promise((r) => setTimeout(r, 50));
@@ -488,8 +524,11 @@ export class DockerBackend implements Backend {
         );
       }
     }
-    if (!this.#opts.keepRunners) await this.#remove(h.container);
-    h.stopLogs.abort();
+    try {
+      if (!this.#opts.keepRunners) await this.#remove(h.container);
+    } finally {
+      h.stopLogs.abort();
+    }
     await h.exited;
   }
 
