@@ -93,7 +93,7 @@ async function storm(o: StormOptions): Promise<StormResult> {
       settled[i]!++;
     }
   };
-  let watchdog: number | undefined;
+  let watchdog: ReturnType<typeof setTimeout> | undefined;
   try {
     const done = Promise.all(Array.from({ length: o.concurrency }, worker));
     const timedOut = new Promise<"timeout">((r) =>
