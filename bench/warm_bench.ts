@@ -1,0 +1,245 @@
+/**
+ * Warm-runner figures for one backend, each against a raw-socket echo over
+ * the same path (a Deno echo peer where the runner runs, dialling the bench
+ * as a runner dials its parent), measured in alternating rounds so noise hits
+ * both alike: no-op call latency, pipelined throughput, 64 MiB payload.
+ * Also parent RSS growth over many warm calls.
+ *
+ * @module
+ */
+
+import type { Backend } from "../src/backends/backend.ts";
+import { functionSource, Pool } from "../src/pool.ts";
+import { encodeCallBody } from "../src/protocol/messages.ts";
+import { FRAME_HEADER_SIZE } from "../src/protocol/frame.ts";
+import { CALL_HEADER_SIZE } from "../src/protocol/messages.ts";
+import { echoCopy, echoLatency, echoPipelined, p50p99 } from "./_raw.ts";
+import { emit, type Reported } from "./_report.ts";
+import { median, within } from "./_stats.ts";
+
+/** Where a warm bench runs. */
+export interface WarmTarget {
+  /** Section prefix, e.g. `"process"`. */
+  section: string;
+  /** Address the raw listener binds (where the pool listens for this backend). */
+  listenHost: string;
+  /** Starts the echo peer dialling `listenHost:port` with extra env; resolves to its stopper. */
+  startPeer(port: number, env?: Record<string, string>): Promise<() => Promise<void>>;
+  /** A fresh backend. */
+  backend(): Backend;
+  /** Also measure parent RSS growth over many calls. */
+  memory?: boolean;
+}
+
+/** Sizes of the runs. */
+export interface WarmSizes {
+  /** Alternating rounds. */
+  rounds: number;
+  /** Round trips per latency round. */
+  latencyCalls: number;
+  /** Calls per throughput round. */
+  throughputCalls: number;
+  /** Payload bytes. */
+  payloadBytes: number;
+  /** Payload rounds. */
+  payloadRounds: number;
+  /** Calls for the RSS growth figure. */
+  memoryCalls: number;
+}
+
+const IN_FLIGHT = 64;
+const noop = () => 0;
+const identity = (b: Uint8Array) => b;
+
+async function poolLatency(pool: Pool, count: number): Promise<number[]> {
+  const samples: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const t0 = performance.now();
+    await pool.call(noop);
+    samples.push((performance.now() - t0) * 1000);
+  }
+  return samples;
+}
+
+async function poolThroughput(pool: Pool, total: number): Promise<number> {
+  let issued = 0;
+  const worker = async () => {
+    while (issued < total) {
+      issued++;
+      await pool.call(noop);
+    }
+  };
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
+  return total / ((performance.now() - t0) / 1000);
+}
+
+async function poolPayload(pool: Pool, bytes: Uint8Array): Promise<number> {
+  const t0 = performance.now();
+  const back = await pool.call(identity, [bytes]);
+  const ms = performance.now() - t0;
+  if (back.length !== bytes.length) throw new Error("Payload came back truncated");
+  return ms;
+}
+
+/**
+ * Runs the warm figures for one backend.
+ *
+ * @param target The backend and where its echo peer runs.
+ * @param sizes How much to run.
+ * @returns The figures (also printed as `BENCH` lines).
+ */
+export async function runWarmBench(target: WarmTarget, sizes: WarmSizes): Promise<Reported[]> {
+  const out: Reported[] = [];
+  const section = `warm/${target.section}`;
+  const listener = Deno.listen({ hostname: target.listenHost, port: 0 });
+  let stopPeer: (() => Promise<void>) | undefined;
+  let stopBlockPeer: (() => Promise<void>) | undefined;
+  let conn: Deno.TcpConn | undefined;
+  let blockConn: Deno.TcpConn | undefined;
+  const pool = new Pool({
+    backend: target.backend(),
+    max: 1,
+    min: 1,
+    maxConcurrency: 1000,
+    idleShutdownAfter: Infinity,
+    timeout: 120_000,
+    bootTimeout: 60_000,
+  });
+  try {
+    stopPeer = await target.startPeer((listener.addr as Deno.NetAddr).port);
+    conn = await within(listener.accept(), 60_000, "echo peer connect") as Deno.TcpConn;
+    conn.setNoDelay(true);
+    await within(pool.call(noop), 60_000, "first call");
+
+    // The echo carries what a no-op call frame carries.
+    const body = encodeCallBody({ kind: "fn", source: functionSource(noop) }, []);
+    const size = FRAME_HEADER_SIZE + CALL_HEADER_SIZE + body.reduce((n, p) => n + p.length, 0);
+
+    // Warm both paths (JIT, socket buffers).
+    await echoLatency(conn, size, 500);
+    await poolLatency(pool, 500);
+    await echoPipelined(conn, size, IN_FLIGHT, 5000);
+    await poolThroughput(pool, 5000);
+
+    const rawLat: number[] = [];
+    const poolLat: number[] = [];
+    const rawRate: number[] = [];
+    const rawBatched: number[] = [];
+    const poolRate: number[] = [];
+    for (let r = 0; r < sizes.rounds; r++) {
+      rawLat.push(...await echoLatency(conn, size, sizes.latencyCalls));
+      poolLat.push(...await poolLatency(pool, sizes.latencyCalls));
+      rawRate.push(await echoPipelined(conn, size, IN_FLIGHT, sizes.throughputCalls));
+      rawBatched.push(await echoPipelined(conn, size, IN_FLIGHT, sizes.throughputCalls, true));
+      poolRate.push(await poolThroughput(pool, sizes.throughputCalls));
+    }
+    const raw = p50p99(rawLat);
+    const call = p50p99(poolLat);
+    out.push(emit({
+      section,
+      name: "no-op call p50",
+      value: call.p50,
+      unit: "µs",
+      baseline: { name: `raw echo ${size} B p50`, value: raw.p50 },
+      target: { op: "<=", bound: 2 },
+    }));
+    out.push(emit({
+      section,
+      name: "no-op call p99",
+      value: call.p99,
+      unit: "µs",
+      baseline: { name: `raw echo ${size} B p99`, value: raw.p99 },
+      target: { op: "<=", bound: 2 },
+    }));
+    const rate = median(poolRate);
+    out.push(emit({
+      section,
+      name: `throughput, ${IN_FLIGHT} in flight`,
+      value: rate,
+      unit: "calls/s",
+      target: { op: ">=", bound: 30_000, on: "value" },
+    }));
+    out.push(emit({
+      section,
+      name: `throughput vs raw pipelined echo`,
+      value: rate,
+      unit: "calls/s",
+      baseline: {
+        name: `raw echo ${size} B, a write per message, ${IN_FLIGHT} in flight`,
+        value: median(rawRate),
+      },
+      target: { op: ">=", bound: 0.25 },
+    }));
+    out.push(emit({
+      section,
+      name: "throughput vs raw echo with batched writes (contrast)",
+      value: rate,
+      unit: "calls/s",
+      baseline: { name: `raw echo ${size} B, batched writes`, value: median(rawBatched) },
+    }));
+
+    const payload = new Uint8Array(sizes.payloadBytes);
+    for (let i = 0; i < payload.length; i += 4096) payload[i] = i & 0xff;
+    // The call's data movement: the whole argument over, then the whole result
+    // back. Its raw analogue is a store-and-forward peer; a streaming echo
+    // (both directions at once) is shown for contrast.
+    stopBlockPeer = await target.startPeer((listener.addr as Deno.NetAddr).port, {
+      BENCH_BLOCK: String(sizes.payloadBytes),
+    });
+    blockConn = await within(listener.accept(), 60_000, "block peer connect") as Deno.TcpConn;
+    blockConn.setNoDelay(true);
+    await echoCopy(blockConn, payload);
+    await poolPayload(pool, payload);
+    const rawMs: number[] = [];
+    const streamMs: number[] = [];
+    const poolMs: number[] = [];
+    for (let r = 0; r < sizes.payloadRounds; r++) {
+      rawMs.push(await echoCopy(blockConn, payload));
+      streamMs.push(await echoCopy(conn, payload));
+      poolMs.push(await poolPayload(pool, payload));
+    }
+    const mib = sizes.payloadBytes / (1024 * 1024);
+    const payloadRate = mib / (median(poolMs) / 1000);
+    out.push(emit({
+      section,
+      name: `${mib} MiB Uint8Array arg + result`,
+      value: payloadRate,
+      unit: "MiB/s",
+      baseline: {
+        name: "raw socket copy over and back (store-and-forward peer)",
+        value: mib / (median(rawMs) / 1000),
+      },
+      target: { op: ">=", bound: 0.5 },
+    }));
+    out.push(emit({
+      section,
+      name: `${mib} MiB round trip vs streaming echo (contrast)`,
+      value: payloadRate,
+      unit: "MiB/s",
+      baseline: { name: "raw streaming echo", value: mib / (median(streamMs) / 1000) },
+    }));
+
+    if (target.memory) {
+      await poolThroughput(pool, Math.min(10_000, sizes.memoryCalls));
+      const before = Deno.memoryUsage().rss;
+      await poolThroughput(pool, sizes.memoryCalls);
+      const after = Deno.memoryUsage().rss;
+      out.push(emit({
+        section: `memory/${target.section}`,
+        name: `parent RSS growth over ${sizes.memoryCalls.toLocaleString("en-US")} warm calls`,
+        value: (after - before) / 1e6,
+        unit: "MB",
+        target: { op: "<=", bound: 10, on: "value" },
+      }));
+    }
+  } finally {
+    conn?.close();
+    blockConn?.close();
+    listener.close();
+    await pool.close();
+    await stopPeer?.();
+    await stopBlockPeer?.();
+  }
+  return out;
+}
