@@ -29,11 +29,13 @@ export class RemoteError extends Error {
    * @param wire The error as it crossed the wire.
    */
   constructor(wire: WireError) {
-    const cause = wire.cause === undefined
-      ? undefined
-      : "message" in wire.cause
-      ? new RemoteError(wire.cause as WireError)
-      : (wire.cause as { value: unknown }).value;
+    // The wire is a peer's word: a cause of any shape must not throw here.
+    const raw: unknown = wire.cause;
+    const cause = typeof raw !== "object" || raw === null
+      ? raw
+      : "message" in raw
+      ? new RemoteError(raw as WireError)
+      : (raw as { value?: unknown }).value;
     super(wire.message, cause === undefined ? undefined : { cause });
     this.name = "RemoteError";
     this.remoteName = wire.name;
