@@ -335,16 +335,26 @@ export async function runScaleBench(ctx: DockerBenchContext): Promise<Reported[]
   const listener = countingListener(ctx.net.gateway);
   try {
     const ten = 10;
-    const base = await parallelDockerRun(ctx, listener.port, ten);
-    const ours = await poolBoot(ctx, ten);
+    // Repeated in alternating order (the engine's load swings on a small box).
+    const bases: number[] = [];
+    const ours: { ms: number; bound: number }[] = [];
+    for (let r = 0; r < (ctx.quick ? 1 : 3); r++) {
+      if (r % 2 === 0) {
+        bases.push(await parallelDockerRun(ctx, listener.port, ten));
+        ours.push(await poolBoot(ctx, ten));
+      } else {
+        ours.push(await poolBoot(ctx, ten));
+        bases.push(await parallelDockerRun(ctx, listener.port, ten));
+      }
+    }
     out.push(emit({
       section: "docker/scale",
       name: `${ten} runners booted at once (all authenticated)`,
-      value: ours.ms,
+      value: median(ours.map((o) => o.ms)),
       unit: "ms",
-      baseline: { name: `${ten} parallel docker run --rm`, value: base },
+      baseline: { name: `${ten} parallel docker run --rm`, value: median(bases) },
       target: { op: "<=", bound: 1.0 },
-      note: `${ours.bound}/${ten} bound`,
+      note: `${Math.min(...ours.map((o) => o.bound))}/${ten} bound, median of ${ours.length}`,
     }));
     for (const n of ctx.quick ? [1, 2] : [1, 2, 4, 8, 16]) {
       const b = await parallelDockerRun(ctx, listener.port, n);
