@@ -12,8 +12,9 @@
 
 import { FrameConnection } from "./protocol/connection.ts";
 import { authenticateRunner, HANDSHAKE_MAX_PAYLOAD, importSecret } from "./protocol/handshake.ts";
-import { type Listener, listenTcp, type Socket } from "./transport.ts";
+import { type Listener, listenTcp, type Socket, socketErrorKind } from "./transport.ts";
 import type { Logger } from "./util/logger.ts";
+import { withResolvers } from "./util/promise.ts";
 
 /** Milliseconds to wait after a failed accept before the next. */
 const ACCEPT_RETRY_DELAY = 50;
@@ -78,8 +79,12 @@ export class ParentListener {
    * @param options Logger and limits.
    * @returns The listener.
    */
-  static open(hostname: string, port: number, options: ParentListenerOptions): ParentListener {
-    return new ParentListener(listenTcp(hostname, port), options);
+  static async open(
+    hostname: string,
+    port: number,
+    options: ParentListenerOptions,
+  ): Promise<ParentListener> {
+    return new ParentListener(await listenTcp(hostname, port), options);
   }
 
   /** The bound address. */
@@ -101,7 +106,7 @@ export class ParentListener {
    */
   async expect(id: string, secret: string): Promise<Expectation> {
     const key = await importSecret(secret);
-    const { promise, resolve } = Promise.withResolvers<FrameConnection>();
+    const { promise, resolve } = withResolvers<FrameConnection>();
     this.#expected.set(id, { key, resolve });
     return { connection: promise, cancel: () => this.#expected.delete(id) };
   }
@@ -112,12 +117,7 @@ export class ParentListener {
       try {
         socket = await this.#listener.accept();
       } catch (err) {
-        if (
-          this.#closing || err instanceof Deno.errors.BadResource ||
-          err instanceof Deno.errors.Interrupted
-        ) {
-          return;
-        }
+        if (this.#closing || socketErrorKind(err) === "closed") return;
         // Transient (out of file descriptors under a flood, a peer reset before the
         // accept): keep the port, or no runner could ever connect again.
         this.#dropped(`accept failed: ${(err as Error).message}`);

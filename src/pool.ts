@@ -18,6 +18,7 @@ import type { CallContext } from "./runner/context.ts";
 import { type Logger, silentLogger } from "./util/logger.ts";
 import type { Timer } from "./util/timer.ts";
 import { DeadlineTimer } from "./util/deadline_timer.ts";
+import { type Resolvers, withResolvers } from "./util/promise.ts";
 
 /** Details passed to `onGrowStart`. */
 export interface GrowStartEvent {
@@ -318,7 +319,7 @@ export class Pool implements AsyncDisposable {
   #queueHead = 0;
   #queued = 0;
   #busy = 0;
-  #drained: PromiseWithResolvers<void> | undefined;
+  #drained: Resolvers<void> | undefined;
   #listener: Promise<{ listener: ParentListener; dialHost: string }> | undefined;
   #closing: Promise<void> | undefined;
   #replaceTimer: Timer | undefined;
@@ -504,7 +505,7 @@ export class Pool implements AsyncDisposable {
     const signal = options?.signal
       ? AbortSignal.any([options.signal, controller.signal])
       : controller.signal;
-    const placed = Promise.withResolvers<string>();
+    const placed = withResolvers<string>();
     const done = this.#run(target, args ?? [], {
       timeout: options?.timeout ?? Infinity,
       signal,
@@ -656,7 +657,7 @@ export class Pool implements AsyncDisposable {
     }
     const deadline = Date.now() + timeout;
 
-    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
+    const { promise, resolve, reject } = withResolvers<unknown>();
     // Assigned only when the call has to queue; `cancel` reads it before that.
     // deno-lint-ignore prefer-const
     let waiter: Waiter | undefined;
@@ -709,7 +710,7 @@ export class Pool implements AsyncDisposable {
       send(placed);
       return promise;
     }
-    const w = Promise.withResolvers<Runner>();
+    const w = withResolvers<Runner>();
     waiter = { resolve: w.resolve, reject: w.reject, settled: false };
     this.#enqueue(waiter);
     this.#grow();
@@ -814,7 +815,7 @@ export class Pool implements AsyncDisposable {
   #ensureListener(): Promise<{ listener: ParentListener; dialHost: string }> {
     this.#listener ??= (async () => {
       const address = await this.#backend.prepare();
-      const listener = ParentListener.open(address.listenHost, 0, { logger: this.#log });
+      const listener = await ParentListener.open(address.listenHost, 0, { logger: this.#log });
       this.#log.info(
         `pool ${this.name}: listening for runners on ${listener.addr.hostname}:${listener.addr.port} (${this.#backend.name} backend)`,
       );
@@ -1077,7 +1078,7 @@ export class Pool implements AsyncDisposable {
       w.reject(closed);
     }
     if (this.#busy > 0) {
-      this.#drained = Promise.withResolvers<void>();
+      this.#drained = withResolvers<void>();
       let timer: Timer | undefined;
       await Promise.race([
         this.#drained.promise,

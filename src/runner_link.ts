@@ -19,6 +19,7 @@ import {
 } from "./protocol/messages.ts";
 import { STREAM_WINDOW } from "./runner/executor.ts";
 import type { Logger } from "./util/logger.ts";
+import { type Resolvers, withResolvers } from "./util/promise.ts";
 
 /** Heartbeat timings (milliseconds). */
 export interface HeartbeatOptions {
@@ -48,7 +49,7 @@ export class RunnerLink {
   #lastHeard = Date.now();
   #tick: Timer;
   #closeReason: string | undefined;
-  #closed = Promise.withResolvers<string>();
+  #closed = withResolvers<string>();
 
   /**
    * @param id The runner id.
@@ -245,7 +246,7 @@ export class RemoteStream implements AsyncIterableIterator<unknown> {
   #head = 0;
   #ended = false;
   #error: { err: unknown } | undefined;
-  #waiter: PromiseWithResolvers<void> | undefined;
+  #waiter: Resolvers<void> | undefined;
   #consumed = 0;
   #grant: (n: number) => void;
   #cancel: () => void;
@@ -303,7 +304,7 @@ export class RemoteStream implements AsyncIterableIterator<unknown> {
       }
       if (this.#error) throw this.#error.err;
       if (this.#ended) return { value: undefined, done: true };
-      this.#waiter = Promise.withResolvers<void>();
+      this.#waiter = withResolvers<void>();
       await this.#waiter.promise;
     }
   }

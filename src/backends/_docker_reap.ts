@@ -6,6 +6,7 @@
  */
 
 import type { DockerClient } from "../docker/client.ts";
+import { hostname, pathExists, pid as ownPid } from "../runtime.ts";
 import { DockerError } from "../docker/errors.ts";
 import type { ContainerSummary, DockerCallOptions } from "../docker/types.ts";
 import {
@@ -76,18 +77,15 @@ export async function parentLiveness(
   const process = labels[LABEL_PARENT_PROCESS] ?? "";
   const [host, pid] = process.split(":");
   if (!pid) return { alive: true, reason: "no parent label: cannot tell" };
-  if (host !== (options.hostname ?? Deno.hostname())) {
+  if (host !== (options.hostname ?? hostname())) {
     return { alive: true, reason: `parent process ${process} is on another host: cannot tell` };
   }
-  if (Number(pid) === (options.pid ?? Deno.pid)) {
+  if (Number(pid) === (options.pid ?? ownPid())) {
     return { alive: false, reason: `parent process ${process} restarted since` };
   }
-  try {
-    await Deno.stat(`/proc/${pid}`);
-    return { alive: true, reason: `parent process ${process} is running` };
-  } catch {
-    return { alive: false, reason: `parent process ${process} is gone` };
-  }
+  return await pathExists(`/proc/${pid}`)
+    ? { alive: true, reason: `parent process ${process} is running` }
+    : { alive: false, reason: `parent process ${process} is gone` };
 }
 
 /** Options for {@linkcode findLeftovers}. */

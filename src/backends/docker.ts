@@ -9,6 +9,7 @@
 import { DockerClient } from "../docker/client.ts";
 import { DockerError } from "../docker/errors.ts";
 import type { ContainerInspect, HostConfig, Mount, RegistryAuth } from "../docker/types.ts";
+import { cwd, hostname, pathExists, pid } from "../runtime.ts";
 import { type Logger, silentLogger } from "../util/logger.ts";
 import type { Backend, BootSpec, ParentAddress, RunnerHandle } from "./backend.ts";
 
@@ -285,7 +286,7 @@ export class DockerBackend implements Backend {
       this.#image = this.#self.container.Config.Image;
     }
     this.#app ??= sanitizeApp(
-      this.#self?.container.Name.replace(/^\//, "") ?? Deno.cwd().split("/").pop() ?? "app",
+      this.#self?.container.Name.replace(/^\//, "") ?? cwd().split("/").pop() ?? "app",
     );
     let network;
     try {
@@ -320,17 +321,10 @@ export class DockerBackend implements Backend {
   }
 
   async #detectSelf(timeout: number): Promise<Self | undefined> {
-    let inContainer = false;
-    try {
-      await Deno.stat("/.dockerenv");
-      inContainer = true;
-    } catch {
-      inContainer = false;
-    }
-    if (!inContainer) return undefined;
+    if (!await pathExists("/.dockerenv")) return undefined;
     let container: ContainerInspect;
     try {
-      container = await this.#client.containerInspect(Deno.hostname(), { timeout });
+      container = await this.#client.containerInspect(hostname(), { timeout });
     } catch (err) {
       if (err instanceof DockerError && err.status === 404) return undefined;
       throw err;
@@ -402,7 +396,7 @@ export class DockerBackend implements Backend {
       [LABEL_PROJECT]: "runner",
       [LABEL_POOL]: spec.pool,
       [LABEL_PARENT]: this.instanceId,
-      [LABEL_PARENT_PROCESS]: `${Deno.hostname()}:${Deno.pid}`,
+      [LABEL_PARENT_PROCESS]: `${hostname()}:${pid()}`,
       ...(this.#self ? { [LABEL_PARENT_CONTAINER]: this.#self.container.Id } : {}),
     };
     const hostConfig: HostConfig = {

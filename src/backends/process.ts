@@ -4,13 +4,14 @@
  * @module
  */
 
+import { type Child, denoExecutable, spawn } from "../runtime.ts";
 import type { Backend, BootSpec, ParentAddress, RunnerHandle } from "./backend.ts";
 
 /** Options for {@linkcode ProcessBackend}. */
 export interface ProcessBackendOptions {
   /** The runner script (path or URL). @default this package's `runner.ts` */
   runner?: string | URL;
-  /** The Deno executable. @default `Deno.execPath()` */
+  /** The Deno executable. @default this Deno (`Deno.execPath()`); on Node.js `$DENO_BIN` or `deno` */
   deno?: string;
   /** Arguments between `run` and the script. @default ["--allow-all"] */
   denoArgs?: string[];
@@ -25,7 +26,7 @@ export interface ProcessBackendOptions {
 }
 
 interface ProcessHandle extends RunnerHandle {
-  child: Deno.ChildProcess;
+  child: Child;
 }
 
 /**
@@ -79,21 +80,21 @@ export class ProcessBackend implements Backend {
     const script = runner instanceof URL
       ? (runner.protocol === "file:" ? decodeURIComponent(runner.pathname) : runner.href)
       : runner;
-    const child = new Deno.Command(this.#opts.deno ?? Deno.execPath(), {
-      args: ["run", ...(this.#opts.denoArgs ?? ["--allow-all"]), script],
+    const child = spawn(this.#opts.deno ?? denoExecutable(), [
+      "run",
+      ...(this.#opts.denoArgs ?? ["--allow-all"]),
+      script,
+    ], {
       env: { ...this.#opts.env, FLAME_PARENT: spec.parentEnv },
       ...(this.#opts.cwd === undefined ? {} : { cwd: this.#opts.cwd }),
-      stdin: "null",
-      stdout: "inherit",
-      stderr: "piped",
-    }).spawn();
+    });
     const tail: string[] = [];
     const keep = this.#opts.stderrLines ?? 20;
     const drained = (async () => {
-      const decoder = new TextDecoderStream();
+      const decoder = new TextDecoder();
       let partial = "";
-      for await (const text of child.stderr.pipeThrough(decoder)) {
-        const lines = (partial + text).split("\n");
+      for await (const bytes of child.stderr) {
+        const lines = (partial + decoder.decode(bytes, { stream: true })).split("\n");
         partial = lines.pop()!;
         for (const line of lines) {
           tail.push(line);
@@ -119,15 +120,8 @@ export class ProcessBackend implements Backend {
    */
   async stop(handle: RunnerHandle): Promise<void> {
     const { child, exited } = handle as ProcessHandle;
-    const kill = (sig: Deno.Signal) => {
-      try {
-        child.kill(sig);
-      } catch {
-        // Already exited.
-      }
-    };
-    kill("SIGTERM");
-    const timer = setTimeout(() => kill("SIGKILL"), this.#opts.killAfter ?? 5000);
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), this.#opts.killAfter ?? 5000);
     await exited;
     clearTimeout(timer);
   }
@@ -139,16 +133,9 @@ export class ProcessBackend implements Backend {
    * @param signal The signal.
    * @returns Whether such a runner was running.
    */
-  kill(runnerId: string, signal: Deno.Signal = "SIGKILL"): boolean {
+  kill(runnerId: string, signal = "SIGKILL"): boolean {
     for (const h of this.#running) {
-      if (h.id === runnerId) {
-        try {
-          h.child.kill(signal);
-        } catch {
-          return false;
-        }
-        return true;
-      }
+      if (h.id === runnerId) return h.child.kill(signal);
     }
     return false;
   }

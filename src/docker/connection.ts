@@ -5,6 +5,7 @@
  * @module
  */
 
+import { connectTcp, connectUnix, type Socket } from "../transport.ts";
 import { DockerProtocolError } from "./errors.ts";
 import { type ResponseEvent, type ResponseHead, ResponseParser } from "./http.ts";
 import {
@@ -27,15 +28,10 @@ const MIN_READ = 16384;
 export function connectEndpoint(
   endpoint: DockerEndpoint,
   signal?: AbortSignal,
-): Promise<Deno.Conn> {
-  if (endpoint.transport === "unix") {
-    return Deno.connect({ transport: "unix", path: endpoint.path });
-  }
-  return Deno.connect(
-    signal === undefined
-      ? { hostname: endpoint.hostname, port: endpoint.port }
-      : { hostname: endpoint.hostname, port: endpoint.port, signal },
-  );
+): Promise<Socket> {
+  return endpoint.transport === "unix"
+    ? connectUnix(endpoint.path)
+    : connectTcp(endpoint.hostname, endpoint.port, signal);
 }
 
 /**
@@ -73,7 +69,7 @@ export interface SendOptions {
  * handed out stay valid without copying.
  */
 export class HttpConnection {
-  #conn: Deno.Conn;
+  #conn: Socket;
   #endpoint: DockerEndpoint;
   #slab = new Uint8Array(SLAB_SIZE);
   #offset = 0;
@@ -92,7 +88,7 @@ export class HttpConnection {
    * @param conn The connected socket; this connection owns it.
    * @param endpoint Where it is connected (for error messages).
    */
-  constructor(conn: Deno.Conn, endpoint: DockerEndpoint) {
+  constructor(conn: Socket, endpoint: DockerEndpoint) {
     this.#conn = conn;
     this.#endpoint = endpoint;
   }

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { unrefTimer } from "../runtime.ts";
 import type { HttpConnection } from "./connection.ts";
 
 /** Options for {@linkcode ConnectionPool}. */
@@ -130,7 +131,7 @@ export class ConnectionPool {
   #schedule(delay: number): void {
     const timer = setTimeout(() => this.#sweep(), delay);
     // An idle pool must not keep the process alive.
-    Deno.unrefTimer(timer);
+    unrefTimer(timer);
     this.#timer = timer;
   }
 

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { env as runtimeEnv } from "../runtime.ts";
+import { socketErrorKind } from "../transport.ts";
 import { type DockerConnectionAttempt, DockerConnectionError } from "./errors.ts";
 
 /** Where the engine listens: a unix socket or a TCP address. */
@@ -147,7 +149,7 @@ export function formatDockerEndpoint(endpoint: DockerEndpoint): string {
 export function dockerEndpointCandidates(
   options: DockerEndpointCandidatesOptions = {},
 ): DockerEndpointCandidate[] {
-  const env = options.env ?? ((name: string) => Deno.env.get(name));
+  const env = options.env ?? runtimeEnv;
   const candidates: DockerEndpointCandidate[] = [];
   const add = (source: DockerEndpointSource, value: string) => {
     if (candidates.some((c) => c.value === value)) return;
@@ -242,11 +244,10 @@ export async function discoverDockerEndpoint<T>(
  * @returns `"missing"`, `"permission denied"`, `"refused"` or the error's message.
  */
 export function connectFailureReason(error: unknown): string {
-  if (error instanceof Deno.errors.NotFound) return "missing";
-  if (error instanceof Deno.errors.PermissionDenied || error instanceof Deno.errors.NotCapable) {
-    return "permission denied";
-  }
-  if (error instanceof Deno.errors.ConnectionRefused) return "refused";
+  const kind = socketErrorKind(error);
+  if (kind === "missing") return "missing";
+  if (kind === "denied") return "permission denied";
+  if (kind === "refused") return "refused";
   return error instanceof Error ? error.message : String(error);
 }
 

@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { Socket } from "../transport.ts";
+import { type Socket, socketErrorKind } from "../transport.ts";
 import { type Frame, FRAME_HEADER_SIZE, FrameDecoder, writeFrameHeader } from "./frame.ts";
 
 const READ_SIZE = 64 * 1024;
@@ -215,10 +215,6 @@ export class FrameConnection {
 }
 
 function isConnectionDrop(err: unknown): boolean {
-  return err instanceof Deno.errors.ConnectionReset ||
-    err instanceof Deno.errors.BrokenPipe ||
-    err instanceof Deno.errors.BadResource ||
-    err instanceof Deno.errors.Interrupted ||
-    err instanceof Deno.errors.ConnectionAborted ||
-    err instanceof Deno.errors.NotConnected;
+  const kind = socketErrorKind(err);
+  return kind === "dropped" || kind === "closed";
 }

@@ -20,6 +20,7 @@ import { decodeParentEnv, type ParentEnv } from "../protocol/parent_env.ts";
 import { type Logger, silentLogger } from "../util/logger.ts";
 import { Executor } from "./executor.ts";
 import { type ExitReason, MAX_TIMER_DELAY, Terminator } from "./terminator.ts";
+import { withResolvers } from "../util/promise.ts";
 
 /** Largest frame payload on an authenticated link (1 GiB). */
 export const MAX_PAYLOAD = LINK_MAX_PAYLOAD;
@@ -164,7 +165,7 @@ function serve(
   log: Logger,
   signal: AbortSignal | undefined,
 ): Promise<RunnerExit> {
-  const { promise, resolve } = Promise.withResolvers<RunnerExit>();
+  const { promise, resolve } = withResolvers<RunnerExit>();
   let graceTimer: Timer | undefined;
   let shuttingDown = false;
   const finish = (reason: ExitReason) => {

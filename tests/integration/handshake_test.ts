@@ -34,9 +34,9 @@ import {
 
 const encoder = new TextEncoder();
 
-function openListener(options: { handshakeTimeout?: number; dropLogInterval?: number } = {}) {
+async function openListener(options: { handshakeTimeout?: number; dropLogInterval?: number } = {}) {
   const log = captureLogger();
-  const listener = ParentListener.open("127.0.0.1", 0, { logger: log.logger, ...options });
+  const listener = await ParentListener.open("127.0.0.1", 0, { logger: log.logger, ...options });
   return { listener, lines: log.lines };
 }
 
@@ -86,7 +86,7 @@ function assertNoSecret(lines: readonly LogLine[], secret: string): void {
 }
 
 Deno.test("a runner with the right secret authenticates and runs a call", async () => {
-  const { listener, lines } = openListener();
+  const { listener, lines } = await openListener();
   const { env, text } = parentEnvFor(listener.addr.port);
   const expectation = await listener.expect(env.id, env.secret);
   const stop = new AbortController();
@@ -110,7 +110,7 @@ Deno.test("a runner with the right secret authenticates and runs a call", async 
 });
 
 Deno.test("a runner with the wrong secret is dropped and the expectation stays pending", async () => {
-  const { listener, lines } = openListener();
+  const { listener, lines } = await openListener();
   const { env } = parentEnvFor(listener.addr.port);
   const expectation = await listener.expect(env.id, env.secret);
   const wrong = parentEnvFor(listener.addr.port, { id: env.id });
@@ -126,7 +126,7 @@ Deno.test("a runner with the wrong secret is dropped and the expectation stays p
 });
 
 Deno.test("the parent drops a peer whose proof is wrong, without a welcome", async () => {
-  const { listener } = openListener();
+  const { listener } = await openListener();
   const { env } = parentEnvFor(listener.addr.port);
   const expectation = await listener.expect(env.id, env.secret);
   const conn = new FrameConnection(await Deno.connect({ hostname: "127.0.0.1", port: env.port }), {
@@ -222,7 +222,7 @@ class RecordingSocket implements Socket {
 }
 
 Deno.test("a replayed handshake is dropped", async () => {
-  const { listener } = openListener();
+  const { listener } = await openListener();
   const { env } = parentEnvFor(listener.addr.port);
   const key = await importSecret(env.secret);
   const first = await listener.expect(env.id, env.secret);
@@ -269,7 +269,7 @@ Deno.test("a replayed handshake is dropped", async () => {
 });
 
 Deno.test("the parent drops a peer that sends garbage", async () => {
-  const { listener } = openListener();
+  const { listener } = await openListener();
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
   await conn.write(encoder.encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
   assert.notEqual(await closedWithin(conn, 2000), "timeout");
@@ -279,7 +279,7 @@ Deno.test("the parent drops a peer that sends garbage", async () => {
 });
 
 Deno.test("the parent drops a peer that announces a 4 GiB frame", async () => {
-  const { listener, lines } = openListener();
+  const { listener, lines } = await openListener();
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
   await conn.write(new Uint8Array([0xff, 0xff, 0xff, 0xff, FrameType.Hello]));
   assert.notEqual(await closedWithin(conn, 2000), "timeout");
@@ -290,7 +290,7 @@ Deno.test("the parent drops a peer that announces a 4 GiB frame", async () => {
 });
 
 Deno.test("the parent drops a slow-loris sender at the handshake deadline", async () => {
-  const { listener } = openListener({ handshakeTimeout: 500 });
+  const { listener } = await openListener({ handshakeTimeout: 500 });
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
   const hello = helloBytes("slow");
   const started = Date.now();
@@ -316,7 +316,7 @@ Deno.test("the parent drops a slow-loris sender at the handshake deadline", asyn
 });
 
 Deno.test("1000 concurrent bogus connections: a real runner still gets in, drops are logged once", async () => {
-  const { listener, lines } = openListener({ handshakeTimeout: 1000 });
+  const { listener, lines } = await openListener({ handshakeTimeout: 1000 });
   const port = listener.addr.port;
   const { env, text } = parentEnvFor(port, { connectTimeout: 10_000 });
   const expectation = await listener.expect(env.id, env.secret);
@@ -380,7 +380,7 @@ Deno.test("1000 concurrent bogus connections: a real runner still gets in, drops
 Deno.test("the parent evicts the oldest waiting connection, so silent sockets cannot lock runners out", async () => {
   // A small bound, to reach it with few sockets.
   const log = captureLogger();
-  const small = ParentListener.open("127.0.0.1", 0, {
+  const small = await ParentListener.open("127.0.0.1", 0, {
     logger: log.logger,
     maxPending: 8,
     handshakeTimeout: 30_000,
