@@ -57,4 +57,10 @@ export {
 } from "./src/backends/docker.ts";
 export { ProcessBackend, type ProcessBackendOptions } from "./src/backends/process.ts";
 export type { CallContext } from "./src/runner/context.ts";
+export type {
+  FlameAttributes,
+  FlameEvent,
+  FlameEventListener,
+  FlameEventName,
+} from "./src/events.ts";
 export { consoleLogger, type Logger, type LogLevel } from "./src/util/logger.ts";

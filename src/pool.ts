@@ -18,6 +18,7 @@ import type { CallContext } from "./runner/context.ts";
 import { type Logger, silentLogger } from "./util/logger.ts";
 import type { Timer } from "./util/timer.ts";
 import { DeadlineTimer } from "./util/deadline_timer.ts";
+import type { FlameAttributes, FlameEventListener, FlameEventName } from "./events.ts";
 import { type Resolvers, withResolvers } from "./util/promise.ts";
 
 /** Details passed to `onGrowStart`. */
@@ -86,6 +87,11 @@ export interface PoolOptions {
   onShrink?: (event: ShrinkEvent) => void;
   /** Called when a `cast()` call fails (it is also logged). */
   onCastError?: (error: unknown) => void;
+  /**
+   * Receives structured events (boots and their phases, shrinks, calls, image
+   * pulls, reaps), shaped for OpenTelemetry: a name and flat attributes.
+   */
+  onEvent?: FlameEventListener;
   /** Where the pool logs (an `@std/log` Logger works). @default silent */
   logger?: Logger;
   /** The pool's name, in runner ids, labels and logs. @default "flame" */
@@ -205,6 +211,9 @@ function checkInteger(name: string, value: unknown, min: number): number {
   return value;
 }
 
+/** The longest delay a timer can hold (about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 function checkDuration(name: string, value: unknown, allowInfinity: boolean): number {
   if (typeof value !== "number" || Number.isNaN(value)) {
     throw new TypeError(
@@ -216,6 +225,12 @@ function checkDuration(name: string, value: unknown, allowInfinity: boolean): nu
       `Invalid Pool option "${name}": ${value} must be a positive number of milliseconds${
         allowInfinity ? " or Infinity" : ""
       }`,
+    );
+  }
+  // Idle limits and call timeouts are reached in steps; the rest arm one timer.
+  if (!allowInfinity && value > MAX_TIMER_MS) {
+    throw new RangeError(
+      `Invalid Pool option "${name}": ${value} exceeds the longest timer, ${MAX_TIMER_MS} ms`,
     );
   }
   return value;
@@ -310,6 +325,8 @@ export class Pool implements AsyncDisposable {
   #heartbeatInterval: number;
   #heartbeatTimeout: number;
   #hooks: Pick<PoolOptions, "onGrowStart" | "onGrowEnd" | "onShrink" | "onCastError">;
+  #onEvent: FlameEventListener | undefined;
+  #reaping: Promise<void> | undefined;
 
   #runners = new Set<Runner>();
   #booting = 0;
@@ -398,7 +415,9 @@ export class Pool implements AsyncDisposable {
         `Invalid Pool option "heartbeatTimeout": ${this.#heartbeatTimeout} must exceed "heartbeatInterval" ${this.#heartbeatInterval}`,
       );
     }
-    for (const hook of ["onGrowStart", "onGrowEnd", "onShrink", "onCastError"] as const) {
+    for (
+      const hook of ["onGrowStart", "onGrowEnd", "onShrink", "onCastError", "onEvent"] as const
+    ) {
       checkHook(hook, options[hook]);
     }
     const name = options.name ?? DEFAULTS.name;
@@ -413,6 +432,7 @@ export class Pool implements AsyncDisposable {
     this.#backend = b as Backend;
     this.#log = options.logger ?? silentLogger;
     this.#hooks = options;
+    this.#onEvent = options.onEvent;
     this.#bootToMin();
   }
 
@@ -655,7 +675,8 @@ export class Pool implements AsyncDisposable {
     } catch (err) {
       return Promise.reject(err);
     }
-    const deadline = Date.now() + timeout;
+    const startedAt = Date.now();
+    const deadline = startedAt + timeout;
 
     const { promise, resolve, reject } = withResolvers<unknown>();
     // Assigned only when the call has to queue; `cancel` reads it before that.
@@ -675,6 +696,14 @@ export class Pool implements AsyncDisposable {
       } else {
         this.#stats.callsFailed++;
         reject(value);
+      }
+      if (this.#onEvent !== undefined) {
+        this.#event("flame.call.end", {
+          "flame.ok": ok,
+          "flame.duration_ms": Date.now() - startedAt,
+          "flame.target": target.kind === "fn" ? "function" : `${target.specifier}#${target.name}`,
+          ...(ok ? {} : { "error.type": (value as Error)?.name ?? typeof value }),
+        }, runner?.id);
       }
     };
     const cancel = (reason: unknown) => {
@@ -819,11 +848,23 @@ export class Pool implements AsyncDisposable {
       this.#log.info(
         `pool ${this.name}: listening for runners on ${listener.addr.hostname}:${listener.addr.port} (${this.#backend.name} backend)`,
       );
+      this.#reapLeftovers();
       return { listener, dialHost: address.dialHost };
     })();
     // A failed prepare (engine down, network missing) is retried by the next boot.
     this.#listener.catch(() => this.#listener = undefined);
     return this.#listener;
+  }
+
+  /** Removes what earlier parents of this pool's name left behind (in the background). */
+  #reapLeftovers(): void {
+    this.#reaping = this.#backend.reap?.({ pool: this.name }).then((count) => {
+      if (count === 0) return;
+      this.#log.info(`pool ${this.name}: removed ${count} runner(s) left by dead parents`);
+      this.#event("flame.docker.reap", { "flame.count": count });
+    }, (err) => {
+      this.#log.warn(`pool ${this.name}: cannot reap leftovers: ${(err as Error).message}`);
+    });
   }
 
   #boot(): void {
@@ -832,6 +873,7 @@ export class Pool implements AsyncDisposable {
     const id = `${this.name}-${crypto.randomUUID().slice(0, 8)}`;
     const started = Date.now();
     this.#emit("onGrowStart", { pool: this.name, runnerId: id });
+    this.#event("flame.runner.boot.start", {}, id);
     this.#log.info(`pool ${this.name}: booting runner ${id}`);
     const boot = this.#bootRunner(id).then(
       (runner) => {
@@ -843,6 +885,10 @@ export class Pool implements AsyncDisposable {
           ok: true,
           durationMs: Date.now() - started,
         });
+        this.#event("flame.runner.boot.end", {
+          "flame.ok": true,
+          "flame.duration_ms": Date.now() - started,
+        }, id);
         this.#log.info(`pool ${this.name}: runner ${id} up in ${Date.now() - started} ms`);
         if (this.#closing) {
           this.#runners.add(runner);
@@ -870,6 +916,11 @@ export class Pool implements AsyncDisposable {
           durationMs: Date.now() - started,
           error,
         });
+        this.#event("flame.runner.boot.end", {
+          "flame.ok": false,
+          "flame.duration_ms": Date.now() - started,
+          "error.message": error.message,
+        }, id);
         this.#log.error(`pool ${this.name}: ${error.message}`);
         this.#failWaiters(error);
         this.#scheduleReplace();
@@ -912,7 +963,13 @@ export class Pool implements AsyncDisposable {
         }, this.#bootTimeout);
       });
       handle = await Promise.race([
-        this.#backend.boot({ id, parentEnv, pool: this.name, signal: controller.signal }),
+        this.#backend.boot({
+          id,
+          parentEnv,
+          pool: this.name,
+          signal: controller.signal,
+          onEvent: (name, attributes) => this.#event(name, attributes, id),
+        }),
         timedOut,
       ]);
       const started = handle;
@@ -923,6 +980,7 @@ export class Pool implements AsyncDisposable {
           throw new BootError(`Cannot boot runner "${id}": it exited before connecting (${how})`);
         }),
       ]);
+      this.#event("flame.runner.boot.phase", { "flame.phase": "authenticated" }, id);
       const link = new RunnerLink(id, conn, {
         interval: this.#heartbeatInterval,
         timeout: this.#heartbeatTimeout,
@@ -1017,6 +1075,7 @@ export class Pool implements AsyncDisposable {
     runner.stopping = true;
     clearTimeout(runner.idleTimer);
     this.#emit("onShrink", { pool: this.name, runnerId: runner.id, reason });
+    this.#event("flame.runner.shrink", { "flame.reason": reason }, runner.id);
     this.#log.info(`pool ${this.name}: stopping runner ${runner.id} (${reason})`);
     const stop = (async () => {
       if (!runner.link.isClosed) {
@@ -1051,11 +1110,29 @@ export class Pool implements AsyncDisposable {
       runner.stopping = true;
       this.#log.warn(`pool ${this.name}: runner ${runner.id} went away: ${reason}`);
       this.#emit("onShrink", { pool: this.name, runnerId: runner.id, reason: "exited" });
+      this.#event("flame.runner.shrink", { "flame.reason": "exited" }, runner.id);
       this.#trackStop(this.#backend.stop(runner.handle));
     }
     if (this.#closing) return;
     this.#scheduleReplace();
     this.#dispatch();
+  }
+
+  #event(name: FlameEventName, attributes: FlameAttributes, runnerId?: string): void {
+    if (this.#onEvent === undefined) return;
+    try {
+      this.#onEvent({
+        name,
+        time: Date.now(),
+        attributes: {
+          "flame.pool": this.name,
+          ...(runnerId === undefined ? {} : { "flame.runner.id": runnerId }),
+          ...attributes,
+        },
+      });
+    } catch (err) {
+      this.#log.error(`pool ${this.name}: onEvent threw: ${(err as Error).message}`);
+    }
   }
 
   #emit<K extends "onGrowStart" | "onGrowEnd" | "onShrink">(
@@ -1095,6 +1172,7 @@ export class Pool implements AsyncDisposable {
       const ready = await this.#listener.catch(() => undefined);
       await ready?.listener.close();
     }
+    await this.#reaping;
     await this.#backend.close?.();
     this.#log.info(`pool ${this.name}: closed`);
   }

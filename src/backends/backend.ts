@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { FlameAttributes, FlameEventName } from "../events.ts";
+
 /** Where the parent listens, and the host its runners dial to reach it. */
 export interface ParentAddress {
   /** Address the parent binds (never all interfaces unless the backend must). */
@@ -23,6 +25,8 @@ export interface BootSpec {
   pool: string;
   /** Aborted when the pool gives up on this boot (boot timeout, pool closing). */
   signal: AbortSignal;
+  /** Reports boot phases and progress (the pool adds pool and runner attributes). */
+  onEvent?: (name: FlameEventName, attributes: FlameAttributes) => void;
 }
 
 /** A started runner, as the backend tracks it. */
@@ -56,8 +60,8 @@ export interface Backend {
   boot(spec: BootSpec): Promise<RunnerHandle>;
   /** Stops and removes a runner. Idempotent; never throws for a runner already gone. */
   stop(handle: RunnerHandle): Promise<void>;
-  /** Removes leftovers of earlier parents that died; resolves with how many. */
-  reap?(): Promise<number>;
+  /** Removes leftovers of earlier parents that died (only `pool`'s when given); resolves with how many. */
+  reap?(options?: { pool?: string }): Promise<number>;
   /** Releases the backend's own resources (after every runner is stopped). */
   close?(): Promise<void>;
 }

@@ -334,15 +334,15 @@ export class DockerBackend implements Backend {
     return { container, network: networks.length === 1 ? networks[0] : undefined };
   }
 
-  #ensureImage(signal: AbortSignal): Promise<void> {
-    this.#imageReady ??= this.#pullIfMissing(signal).catch((err) => {
+  #ensureImage(signal: AbortSignal, onEvent: BootSpec["onEvent"]): Promise<void> {
+    this.#imageReady ??= this.#pullIfMissing(signal, onEvent).catch((err) => {
       this.#imageReady = undefined;
       throw err;
     });
     return this.#imageReady;
   }
 
-  async #pullIfMissing(signal: AbortSignal): Promise<void> {
+  async #pullIfMissing(signal: AbortSignal, onEvent: BootSpec["onEvent"]): Promise<void> {
     const image = this.#image!;
     const timeout = this.#opts.bootTimeout ?? 30_000;
     try {
@@ -369,6 +369,12 @@ export class DockerBackend implements Backend {
       };
       this.#log.debug(`docker: pull ${image}: ${event.status} ${event.progress ?? ""}`);
       this.#opts.onPullProgress?.(event);
+      onEvent?.("flame.docker.pull.progress", {
+        "flame.image": image,
+        "flame.status": event.status,
+        ...(event.id === undefined ? {} : { "flame.layer": event.id }),
+        ...(event.progress === undefined ? {} : { "flame.progress": event.progress }),
+      });
     }
   }
 
@@ -382,7 +388,13 @@ export class DockerBackend implements Backend {
     await this.prepare();
     const timeout = this.#opts.bootTimeout ?? 30_000;
     const signal = spec.signal;
-    await this.#ensureImage(signal);
+    const phase = (name: string, container?: string) =>
+      spec.onEvent?.("flame.runner.boot.phase", {
+        "flame.phase": name,
+        ...(container === undefined ? {} : { "container.name": container }),
+      });
+    await this.#ensureImage(signal, spec.onEvent);
+    phase("image");
     const name = `${this.#app}-flame-${randomHex(10)}`;
     const keep = this.#opts.keepRunners ?? false;
     const env: Record<string, string> = {
@@ -416,6 +428,7 @@ export class DockerBackend implements Backend {
       HostConfig: hostConfig,
       NetworkingConfig: { EndpointsConfig: { [this.#network!]: {} } },
     }, { name, timeout, signal });
+    phase("created", name);
     const handle: DockerHandle = {
       id: spec.id,
       container: created.Id,
@@ -436,6 +449,7 @@ export class DockerBackend implements Backend {
         cause: err,
       });
     }
+    phase("started", name);
     this.#followLogs(handle);
     this.#log.info(`docker: started ${name} for runner ${spec.id}`);
     return handle;
@@ -448,6 +462,7 @@ export class DockerBackend implements Backend {
           follow: true,
           stdout: true,
           stderr: true,
+          tty: false, // Runners are created without a TTY: skip the inspect that would ask.
           signal: handle.stopLogs.signal,
         })
       ) {
@@ -566,14 +581,17 @@ export class DockerBackend implements Backend {
   /**
    * Removes runner containers whose parent is gone: a parent container that no
    * longer runs, or a parent process on this host that no longer exists.
-   * Containers of live parents are never touched.
+   * Containers of live parents are never touched. A pool reaps its own name's
+   * leftovers when it starts; `flame reap` (the CLI) does the whole engine.
    *
+   * @param options `pool`: only containers of this pool name.
    * @returns How many containers were removed.
    */
-  async reap(): Promise<number> {
+  async reap(options: { pool?: string } = {}): Promise<number> {
     const leftovers = await findLeftovers(this.#client, {
       instanceId: this.instanceId,
       ...(this.#self ? { selfContainerId: this.#self.container.Id } : {}),
+      ...(options.pool === undefined ? {} : { pool: options.pool }),
     });
     let removed = 0;
     for (const { container: c, reason } of leftovers) {

@@ -4,7 +4,14 @@
  */
 
 import assert from "node:assert/strict";
-import { BootError, DockerBackend, LABEL_POOL, LABEL_PROJECT, Pool } from "../../mod.ts";
+import {
+  BootError,
+  DockerBackend,
+  type FlameEvent,
+  LABEL_POOL,
+  LABEL_PROJECT,
+  Pool,
+} from "../../mod.ts";
 import { sleep, waitForAsync } from "../_helpers/backends.ts";
 import {
   docker,
@@ -287,7 +294,7 @@ Deno.test({
       const b = backend();
       await using pool = new Pool({ backend: b, max: 1, name: live });
       await pool.call(() => 1);
-      const removed = await b.reap();
+      const removed = await b.reap({ pool: dead });
       assert.equal(removed, 2);
       assert.deepEqual(await containersOf(dead), []);
       assert.equal((await containersOf(live)).length, 1, "the live pool's runner stays");
@@ -295,6 +302,42 @@ Deno.test({
     } finally {
       await assertNothingLeft(dead);
       await assertNothingLeft(live);
+    }
+  },
+});
+
+Deno.test({
+  name: "[docker] a new pool removes what a dead parent of the same name left, and says so",
+  ignore: ignoreWithoutDocker,
+  fn: async () => {
+    const name = `t-docker-autoreap-${suffix}`;
+    try {
+      const { child } = await startParent(name, 2, true);
+      child.kill("SIGKILL");
+      await child.status;
+      assert.equal((await containersOf(name)).length, 2);
+      const events: FlameEvent[] = [];
+      await using pool = new Pool({
+        backend: backend(),
+        max: 1,
+        name,
+        onEvent: (e) => events.push(e),
+      });
+      assert.equal(await pool.call(() => "fresh"), "fresh");
+      assert.ok(
+        await waitForAsync(async () => (await containersOf(name)).length === 1, 10_000),
+        "the dead parent's two containers were not reaped",
+      );
+      const reap = events.find((e) => e.name === "flame.docker.reap");
+      assert.equal(reap?.attributes["flame.count"], 2);
+      const phases = events.filter((e) => e.name === "flame.runner.boot.phase")
+        .map((e) => e.attributes["flame.phase"]);
+      assert.deepEqual(phases, ["image", "created", "started", "authenticated"]);
+      const end = events.find((e) => e.name === "flame.call.end");
+      assert.equal(end?.attributes["flame.ok"], true);
+      assert.match(String(end?.attributes["flame.runner.id"]), new RegExp(`^${name}-`));
+    } finally {
+      await assertNothingLeft(name);
     }
   },
 });
