@@ -9,12 +9,33 @@
  * @module
  */
 
-import { type Backend, type CallContext, Pool } from "../mod.ts";
+import { type Backend, type CallContext, type FlameEvent, Pool } from "../mod.ts";
 import { chooseDemoBackend } from "./_demo_backend.ts";
 
 const t0 = performance.now();
 const at = () => `${((performance.now() - t0) / 1000).toFixed(2).padStart(6)}s`;
-const say = (msg: string) => console.log(`${at()}  ${msg}`);
+const live = Deno.stdout.isTerminal();
+let liveLine = false;
+const say = (msg: string) => {
+  if (liveLine) Deno.stdout.writeSync(new TextEncoder().encode("\r\x1b[2K"));
+  liveLine = false;
+  console.log(`${at()}  ${msg}`);
+};
+
+/** Boot phases and pull progress: one line redrawn in place on a terminal, quiet otherwise. */
+const phases = new Map<string, string>();
+function progress(e: FlameEvent): void {
+  const runner = String(e.attributes["flame.runner.id"] ?? "");
+  if (e.name === "flame.runner.boot.phase") phases.set(runner, String(e.attributes["flame.phase"]));
+  else if (e.name === "flame.runner.boot.end") phases.delete(runner);
+  else if (e.name === "flame.docker.pull.progress") {
+    phases.set("pull", `${e.attributes["flame.status"]} ${e.attributes["flame.progress"] ?? ""}`);
+  } else return;
+  if (!live || phases.size === 0) return;
+  const text = [...phases].map(([id, phase]) => `${id}: ${phase}`).join("  ");
+  Deno.stdout.writeSync(new TextEncoder().encode(`\r\x1b[2K${at()}  … ${text}`));
+  liveLine = true;
+}
 
 const { backend, description, cleanup } = await chooseDemoBackend(say);
 say(`backend: ${description}`);
@@ -33,6 +54,7 @@ await using pool = new Pool({
         : `runner ${e.runnerId} failed to boot: ${e.error?.message}`,
     ),
   onShrink: (e) => say(`runner ${e.runnerId} leaves the pool (${e.reason})`),
+  onEvent: progress,
 });
 
 say("one call, cold: the pool has no runner yet");
