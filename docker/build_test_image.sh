@@ -1,12 +1,27 @@
 #!/usr/bin/env bash
 # Builds the local test runner image (FROM scratch, nothing pulled).
-# Usage: docker/build_test_image.sh [tag]   (default tag: flame-docker-runner:test)
+# Usage: docker/build_test_image.sh [tag]       (default tag: flame-docker-runner:test)
+#        docker/build_test_image.sh --source-id  prints the id of what an image built now holds
+# The image is labelled with that id (the repository path, the Deno binary and a
+# hash of every source file), so tests can tell a stale image and rebuild it.
 set -euo pipefail
-tag="${1:-${FLAME_TEST_IMAGE:-flame-docker-runner:test}}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source_id() {
+  {
+    echo "$root"
+    sha256sum "$deno_bin" | cut -c1-64
+    (cd "$root" && find . -type f -not -path './.git/*' -not -path './.build/*' \
+      -not -path './node_modules/*' -print0 | sort -z | xargs -0 sha256sum)
+  } | sha256sum | cut -c1-64
+}
 deno_bin="${DENO_BIN:-$(command -v deno || true)}"
 [ -n "$deno_bin" ] || { echo "build_test_image.sh: no deno binary (set DENO_BIN)" >&2; exit 1; }
 deno_bin="$(readlink -f "$deno_bin")"
+if [ "${1:-}" = "--source-id" ]; then
+  source_id
+  exit 0
+fi
+tag="${1:-${FLAME_TEST_IMAGE:-flame-docker-runner:test}}"
 mkdir -p "$root/.build"
 ctx="$(mktemp -d "$root/.build/image.XXXXXX")"
 trap 'rm -rf "$ctx"' EXIT
@@ -22,5 +37,6 @@ printf 'hosts: files dns\n' > "$ctx/rootfs/etc/nsswitch.conf"
 printf 'root:x:0:0:root:/root:/nonexistent\n' > "$ctx/rootfs/etc/passwd"
 # The repository's sources (no VCS data, no build output).
 tar -C "$root" --exclude=./.git --exclude=./.build --exclude=./node_modules -cf - . | tar -C "$ctx/app" -xf -
-docker build -q -f "$root/docker/test_runner.Dockerfile" --build-arg "APP_DIR=$root" -t "$tag" "$ctx" >/dev/null
+docker build -q -f "$root/docker/test_runner.Dockerfile" --build-arg "APP_DIR=$root" \
+  --label "dev.flame-docker.source-id=$(source_id)" -t "$tag" "$ctx" >/dev/null
 echo "built $tag"

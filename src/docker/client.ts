@@ -5,6 +5,7 @@
  * @module
  */
 
+import { concat } from "../util/bytes.ts";
 import { CallScope } from "./_scope.ts";
 import { connectEndpoint, HttpConnection, StaleConnectionError } from "./connection.ts";
 import { DockerConnectionError, DockerError, DockerProtocolError } from "./errors.ts";
@@ -1035,19 +1036,11 @@ class DockerResponse {
     let next = await this.read();
     if (next === null) return first;
     const parts = [first];
-    let size = first.length;
     while (next !== null) {
       parts.push(next);
-      size += next.length;
       next = await this.read();
     }
-    const out = new Uint8Array(size);
-    let offset = 0;
-    for (const part of parts) {
-      out.set(part, offset);
-      offset += part.length;
-    }
-    return out;
+    return concat(parts);
   }
 
   async json<T>(): Promise<T> {

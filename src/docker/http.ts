@@ -6,6 +6,7 @@
  * @module
  */
 
+import { concat } from "../util/bytes.ts";
 import { addHeaderLine, clip, isToken } from "./_headers.ts";
 import { ChunkedDecoder } from "./chunked.ts";
 import { DockerProtocolError } from "./errors.ts";
@@ -230,7 +231,7 @@ export class ResponseParser {
           }
           const bytes = this.#headParts.length === 0
             ? input.subarray(i, end)
-            : concat([...this.#headParts, input.subarray(i, end)], size);
+            : concat([...this.#headParts, input.subarray(i, end)]);
           this.#headParts = [];
           this.#headSize = 0;
           i = end;
@@ -385,14 +386,4 @@ function parseContentLength(value: string): number {
     length = n;
   }
   return length!;
-}
-
-function concat(parts: Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }

@@ -87,6 +87,12 @@ export class FrameDecoder {
   #bodyFilled = 0;
   #ready: Frame[] = [];
   #readIndex = 0;
+  /**
+   * Parsing stopped at a header over the limit while frames before it were
+   * still untaken: taking them may raise the limit (the handshake's last frame
+   * does), so the verdict waits for `next()`.
+   */
+  #stalled = false;
 
   /**
    * @param options `maxPayload`: largest accepted payload in bytes.
@@ -109,9 +115,18 @@ export class FrameDecoder {
    * Feeds bytes. The decoder copies what it keeps, so the caller may reuse `chunk`.
    *
    * @param chunk Bytes as the socket delivered them.
-   * @throws {ProtocolError} When a frame announces a payload over the limit.
+   * @throws {ProtocolError} When a frame announces a payload over the limit (from
+   * `next()` instead, when frames before it are still untaken: taking them may
+   * raise the limit).
    */
   push(chunk: Uint8Array): void {
+    if (this.#stalled) {
+      const joined = new Uint8Array(this.#pending.length + chunk.length);
+      joined.set(this.#pending);
+      joined.set(chunk, this.#pending.length);
+      this.#pending = joined;
+      return;
+    }
     let data = chunk;
     if (this.#body !== undefined) {
       const need = this.#body.length - this.#bodyFilled;
@@ -139,6 +154,11 @@ export class FrameDecoder {
         (data[pos + 2]! << 8) + data[pos + 3]!;
       const type = data[pos + 4]!;
       if (length > this.#maxPayload) {
+        if (this.#readIndex < this.#ready.length) {
+          this.#pending = data.slice(pos);
+          this.#stalled = true;
+          return;
+        }
         throw new ProtocolError(
           `Frame payload of ${length} bytes exceeds the limit of ${this.#maxPayload}`,
         );
@@ -189,9 +209,18 @@ export class FrameDecoder {
    * Takes the next whole frame.
    *
    * @returns The frame, or `undefined` when more bytes are needed.
+   * @throws {ProtocolError} When the next frame announces a payload over the limit.
    */
   next(): Frame | undefined {
-    if (this.#readIndex >= this.#ready.length) return undefined;
+    if (this.#readIndex >= this.#ready.length) {
+      if (!this.#stalled) return undefined;
+      // Every frame before the stalled header is taken: judge it by today's limit.
+      this.#stalled = false;
+      const rest = this.#pending;
+      this.#pending = new Uint8Array(0);
+      this.push(rest);
+      if (this.#readIndex >= this.#ready.length) return undefined;
+    }
     const frame = this.#ready[this.#readIndex++]!;
     if (this.#readIndex === this.#ready.length) {
       this.#ready = [];

@@ -61,23 +61,120 @@ export async function docker(...args: string[]): Promise<string> {
 
 let imageReady: Promise<void> | undefined;
 
-/** Builds the test runner image when it is missing (once per test process). */
+async function buildScript(...args: string[]): Promise<string> {
+  const root = new URL("../../", import.meta.url).pathname;
+  const out = await new Deno.Command("bash", {
+    args: [`${root}docker/build_test_image.sh`, ...args],
+    env: { DENO_BIN: Deno.env.get("DENO_BIN") ?? Deno.execPath() },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new Error(`docker/build_test_image.sh failed: ${new TextDecoder().decode(out.stderr)}`);
+  }
+  return new TextDecoder().decode(out.stdout).trim();
+}
+
+/**
+ * Builds the test runner image when it is missing or stale (built from other
+ * sources, another checkout, or another Deno), once per test process.
+ */
 export function ensureTestImage(): Promise<void> {
   imageReady ??= (async () => {
-    try {
-      await docker("image", "inspect", "--format", "{{.Id}}", TEST_IMAGE);
-    } catch {
-      const root = new URL("../../", import.meta.url).pathname;
-      const out = await new Deno.Command("bash", {
-        args: [`${root}docker/build_test_image.sh`, TEST_IMAGE],
-        env: { DENO_BIN: Deno.env.get("DENO_BIN") ?? Deno.execPath() },
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      if (!out.success) {
-        throw new Error(`Cannot build test image: ${new TextDecoder().decode(out.stderr)}`);
-      }
-    }
+    const wanted = await buildScript("--source-id");
+    const have = await docker(
+      "image",
+      "inspect",
+      "--format",
+      '{{index .Config.Labels "dev.flame-docker.source-id"}}',
+      TEST_IMAGE,
+    ).catch(() => "");
+    if (have !== wanted) await buildScript(TEST_IMAGE);
   })();
   return imageReady;
+}
+
+/** An internal, labelled test network; `remove()` also removes whatever is still attached. */
+export class TestNetwork {
+  /** The network's name. */
+  readonly name: string;
+
+  private constructor(name: string) {
+    this.name = name;
+  }
+
+  /** Creates `flame-<prefix>-<random>` with `--internal` (no route out) and the test label. */
+  static async create(prefix: string): Promise<TestNetwork> {
+    const name = `flame-${prefix}-${crypto.randomUUID().slice(0, 8)}`;
+    await docker("network", "create", "--internal", "--label", TEST_LABEL, name);
+    return new TestNetwork(name);
+  }
+
+  /** A network made by someone else (e.g. compose), to list and remove what is attached. */
+  static of(name: string): TestNetwork {
+    return new TestNetwork(name);
+  }
+
+  /** Containers attached to it, in every state (only runner containers with `runnersOnly`). */
+  async containers(runnersOnly = false): Promise<string[]> {
+    const filters = ["--filter", `network=${this.name}`];
+    if (runnersOnly) filters.push("--filter", "label=dev.flame-docker=runner");
+    const out = await docker("ps", "-a", "-q", ...filters).catch(() => "");
+    return out === "" ? [] : out.split("\n");
+  }
+
+  /** Removes every container still attached (unpausing first), then the network. */
+  async remove(): Promise<void> {
+    for (const id of await this.containers()) {
+      await docker("unpause", id).catch(() => {});
+      await docker("rm", "-f", id).catch(() => {});
+    }
+    await docker("network", "rm", this.name).catch(() => {});
+  }
+}
+
+/** Runner containers of a pool (by the project and pool labels), in every state. */
+export async function containersOfPool(pool: string): Promise<string[]> {
+  const out = await docker(
+    "ps",
+    "-a",
+    "-q",
+    "--filter",
+    "label=dev.flame-docker=runner",
+    "--filter",
+    `label=dev.flame-docker.pool=${pool}`,
+  );
+  return out === "" ? [] : out.split("\n");
+}
+
+/** Runs the test image as a parent container on `network` with the engine socket mounted. */
+export async function runParentContainer(
+  name: string,
+  network: string,
+  command: string[],
+): Promise<void> {
+  await docker(
+    "run",
+    "-d",
+    "--name",
+    name,
+    "--label",
+    TEST_LABEL,
+    "--network",
+    network,
+    "-v",
+    `${DOCKER_SOCKET}:/var/run/docker.sock`,
+    TEST_IMAGE,
+    ...command,
+  );
+}
+
+/** Waits for a parent container to exit; returns its exit code, its logs and its last JSON line. */
+export async function parentOutcome(
+  name: string,
+): Promise<{ code: string; logs: string; result: Record<string, unknown> | undefined }> {
+  const code = await docker("wait", name);
+  const logs = await docker("logs", name);
+  const last = logs.split("\n").filter((l) => l.startsWith("{")).pop();
+  return { code, logs, result: last === undefined ? undefined : JSON.parse(last) };
 }

@@ -67,6 +67,18 @@ export function definePoolSuite(c: SuiteCase): void {
     assert.equal(stats.runners, 1);
   });
 
+  test(`[${kind}] the first call of a cold pool may carry a large argument`, async () => {
+    // It is sent the moment the runner is welcomed: the runner must take it even
+    // though it arrives with the handshake's last frame.
+    await using p = pool({ max: 2 });
+    const big = new Uint8Array(3 * 1024 * 1024).map((_, i) => i % 251);
+    const sums = await Promise.all(
+      [1, 2, 3, 4].map(() => p.call((b: Uint8Array) => b.reduce((a, x) => a + x, 0), [big])),
+    );
+    const expected = big.reduce((a, x) => a + x, 0);
+    assert.deepEqual(sums, [expected, expected, expected, expected]);
+  });
+
   test(`[${kind}] a remote throw rejects with RemoteError carrying name, message, stack and cause`, async () => {
     await using p = pool({ max: 1 });
     const err = await p.call(() => {

@@ -12,29 +12,16 @@ import {
   type BootSpec,
   DockerBackend,
   type DockerBackendOptions,
-  LABEL_POOL,
-  LABEL_PROJECT,
   type Logger,
   type ParentAddress,
   type RunnerHandle,
 } from "../../mod.ts";
 import { decodeParentEnv } from "../../src/protocol/parent_env.ts";
-import { docker, DOCKER_SOCKET, TEST_IMAGE, TEST_LABEL } from "../_helpers/docker.ts";
+import { containersOfPool, docker, DOCKER_SOCKET, TEST_IMAGE } from "../_helpers/docker.ts";
 import { sleep } from "../_helpers/backends.ts";
 
 /** Containers of ours for a pool, in every state (running, paused, exited, dead). */
-export async function containersOf(pool: string): Promise<string[]> {
-  const out = await docker(
-    "ps",
-    "-a",
-    "-q",
-    "--filter",
-    `label=${LABEL_PROJECT}`,
-    "--filter",
-    `label=${LABEL_POOL}=${pool}`,
-  );
-  return out === "" ? [] : out.split("\n");
-}
+export const containersOf = containersOfPool;
 
 /**
  * Waits (polling every 100 ms, bounded) until a pool has no container left.
@@ -56,33 +43,6 @@ export async function removeContainers(pool: string): Promise<string[]> {
   for (const id of left) await docker("unpause", id).catch(() => {});
   if (left.length > 0) await docker("rm", "-f", ...left).catch(() => {});
   return left;
-}
-
-/** An internal, labelled network for one test file; `remove()` also removes its pools' leftovers. */
-export class ChaosNetwork {
-  readonly name: string;
-
-  private constructor(name: string) {
-    this.name = name;
-  }
-
-  /** Creates `flame-chaos-<tag>-<random>` (`--internal`: no route out). */
-  static async create(tag: string): Promise<ChaosNetwork> {
-    const name = `flame-chaos-${tag}-${crypto.randomUUID().slice(0, 8)}`;
-    await docker("network", "create", "--internal", "--label", TEST_LABEL, name);
-    return new ChaosNetwork(name);
-  }
-
-  /** Removes every container still attached, then the network. */
-  async remove(): Promise<void> {
-    const attached = await docker("ps", "-a", "-q", "--filter", `network=${this.name}`)
-      .catch(() => "");
-    for (const id of attached.split("\n").filter(Boolean)) {
-      await docker("unpause", id).catch(() => {});
-      await docker("rm", "-f", id).catch(() => {});
-    }
-    await docker("network", "rm", this.name).catch(() => {});
-  }
 }
 
 /** A logger that keeps every line (with its arguments stringified). */

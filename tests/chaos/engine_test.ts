@@ -9,14 +9,13 @@
  *   a failed pull, close) uses only the endpoints listed in SECURITY.md.
  */
 
+import { ensureTestImage, ignoreWithoutDocker, TestNetwork } from "../_helpers/docker.ts";
 import assert from "node:assert/strict";
 import { BootError, type CallContext, Pool } from "../../mod.ts";
 import { sleep, waitFor } from "../_helpers/backends.ts";
-import { ensureTestImage, ignoreWithoutDocker } from "../_helpers/docker.ts";
 import {
   assertNoSecretLeak,
   captureLogger,
-  ChaosNetwork,
   EngineProxy,
   errorText,
   removeContainers,
@@ -34,7 +33,7 @@ Deno.test({
   ignore: ignoreWithoutDocker,
   fn: async () => {
     await ensureTestImage();
-    const network = await ChaosNetwork.create("engine");
+    const network = await TestNetwork.create("chaos-engine");
     const proxy = await EngineProxy.start();
     const name = `chaos-engine-${crypto.randomUUID().slice(0, 6)}`;
     const backend = new WatchedDockerBackend({
@@ -166,7 +165,7 @@ Deno.test({
   ignore: ignoreWithoutDocker,
   fn: async () => {
     await ensureTestImage();
-    const network = await ChaosNetwork.create("priv");
+    const network = await TestNetwork.create("chaos-priv");
     const proxy = await EngineProxy.start();
     const name = `chaos-priv-${crypto.randomUUID().slice(0, 6)}`;
     const backend = new WatchedDockerBackend({

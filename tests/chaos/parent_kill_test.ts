@@ -4,11 +4,17 @@
  * heartbeat timeout + 5 s, in every trial.
  */
 
+import {
+  docker,
+  ensureTestImage,
+  ignoreWithoutDocker,
+  TEST_IMAGE,
+  TestNetwork,
+} from "../_helpers/docker.ts";
 import assert from "node:assert/strict";
 import { LABEL_POOL } from "../../mod.ts";
-import { docker, ensureTestImage, ignoreWithoutDocker, TEST_IMAGE } from "../_helpers/docker.ts";
 import { within } from "../_helpers/wire.ts";
-import { ChaosNetwork, containersOf, removeContainers, waitNoContainers } from "./_chaos.ts";
+import { containersOf, removeContainers, waitNoContainers } from "./_chaos.ts";
 
 const FIXTURE = new URL("../fixtures/docker_parent.ts", import.meta.url).pathname;
 /** The fixture's pool option. */
@@ -81,7 +87,7 @@ Deno.test({
   ignore: ignoreWithoutDocker,
   fn: async () => {
     await ensureTestImage();
-    const network = await ChaosNetwork.create("pkill");
+    const network = await TestNetwork.create("chaos-pkill");
     const times: number[] = [];
     const exits: number[] = [];
     try {

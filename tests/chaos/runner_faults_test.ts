@@ -5,14 +5,13 @@
  * on the engine, and no runner secret shows up in logs, errors or stats.
  */
 
+import { docker, ensureTestImage, ignoreWithoutDocker, TestNetwork } from "../_helpers/docker.ts";
 import assert from "node:assert/strict";
 import { type CallContext, Pool, type PoolOptions, RunnerExitedError } from "../../mod.ts";
 import { sleep } from "../_helpers/backends.ts";
-import { docker, ensureTestImage, ignoreWithoutDocker } from "../_helpers/docker.ts";
 import {
   assertNoSecretLeak,
   captureLogger,
-  ChaosNetwork,
   removeContainers,
   waitNoContainers,
   WatchedDockerBackend,
@@ -24,7 +23,7 @@ const HEARTBEAT_TIMEOUT = 1000;
 interface Rig {
   pool: Pool;
   backend: WatchedDockerBackend;
-  network: ChaosNetwork;
+  network: TestNetwork;
   logs: string[];
   errors: unknown[];
   stats: unknown[];
@@ -37,7 +36,7 @@ async function withRig(
   body: (rig: Rig) => Promise<void>,
 ): Promise<void> {
   await ensureTestImage();
-  const network = await ChaosNetwork.create(tag);
+  const network = await TestNetwork.create(`chaos-${tag}`);
   const name = `chaos-${tag}-${crypto.randomUUID().slice(0, 6)}`;
   const backend = new WatchedDockerBackend({ network: network.name });
   const poolLog = captureLogger();

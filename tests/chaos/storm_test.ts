@@ -4,14 +4,13 @@
  * none hangs; the pool's counters add up; nothing is left behind.
  */
 
+import { ensureTestImage, ignoreWithoutDocker, TestNetwork } from "../_helpers/docker.ts";
 import assert from "node:assert/strict";
 import { type Backend, BootError, Pool, ProcessBackend, RunnerExitedError } from "../../mod.ts";
 import { mulberry32 } from "../_helpers/prng.ts";
-import { ensureTestImage, ignoreWithoutDocker } from "../_helpers/docker.ts";
 import {
   assertNoSecretLeak,
   captureLogger,
-  ChaosNetwork,
   removeContainers,
   waitNoContainers,
   WatchedDockerBackend,
@@ -156,7 +155,7 @@ Deno.test({
   ignore: ignoreWithoutDocker,
   fn: async () => {
     await ensureTestImage();
-    const network = await ChaosNetwork.create("storm");
+    const network = await TestNetwork.create("chaos-storm");
     const name = `chaos-dstorm-${crypto.randomUUID().slice(0, 6)}`;
     const backend = new WatchedDockerBackend({ network: network.name });
     try {

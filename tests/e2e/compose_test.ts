@@ -6,14 +6,14 @@
  */
 
 import assert from "node:assert/strict";
-import { LABEL_PROJECT } from "../../mod.ts";
 import {
   docker,
-  DOCKER_SOCKET,
   ensureTestImage,
   ignoreWithoutDocker,
+  parentOutcome,
+  runParentContainer,
   TEST_IMAGE,
-  TEST_LABEL,
+  TestNetwork,
 } from "../_helpers/docker.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
@@ -33,77 +33,55 @@ Deno.test({
   ignore: ignoreWithoutDocker,
   fn: async () => {
     await ensureTestImage();
-    const suffix = crypto.randomUUID().slice(0, 8);
-    const network = `flame-compose-${suffix}`;
-    const app = `flame-app-${suffix}`;
-    const project = `flame-compose-${suffix}`;
     const useCompose = await composeAvailable();
-    const env = { FLAME_IMAGE: TEST_IMAGE, FLAME_NETWORK: network, FLAME_APP_NAME: app };
+    // With compose, compose creates the network; otherwise the test does.
+    const network = useCompose ? undefined : await TestNetwork.create("compose");
+    const suffix = crypto.randomUUID().slice(0, 8);
+    const networkName = network?.name ?? `flame-compose-${suffix}`;
+    const app = `${networkName}-app`;
+    const project = `flame-compose-${suffix}`;
+    const env = { FLAME_IMAGE: TEST_IMAGE, FLAME_NETWORK: networkName, FLAME_APP_NAME: app };
+    const compose = (...args: string[]) =>
+      new Deno.Command("docker", {
+        args: ["compose", "-f", composeFile, "-p", project, ...args],
+        env,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
     try {
-      let logs: string;
       if (useCompose) {
-        const out = await new Deno.Command("docker", {
-          args: ["compose", "-f", composeFile, "-p", project, "up", "--abort-on-container-exit"],
-          env,
-          stdout: "piped",
-          stderr: "piped",
-        }).output();
-        assert.ok(out.success, new TextDecoder().decode(out.stderr));
-        logs = await docker("logs", app);
+        const up = await compose("up", "--abort-on-container-exit");
+        assert.ok(up.success, new TextDecoder().decode(up.stderr));
       } else {
         console.log("  docker compose is not installed: same topology with docker run");
-        await docker("network", "create", "--internal", "--label", TEST_LABEL, network);
-        await docker(
-          "run",
-          "-d",
-          "--name",
-          app,
-          "--label",
-          TEST_LABEL,
-          "--network",
-          network,
-          "-v",
-          `${DOCKER_SOCKET}:/var/run/docker.sock`,
-          TEST_IMAGE,
+        await runParentContainer(app, networkName, [
           "/usr/local/bin/deno",
           "run",
           "--allow-all",
           "examples/compose/app.ts",
-        );
-        const code = await docker("wait", app);
-        logs = await docker("logs", app);
-        assert.equal(code, "0", logs);
+        ]);
       }
-      const summary = JSON.parse(logs.split("\n").filter((l) => l.startsWith("{")).pop()!);
-      assert.equal(summary.results.length, 4);
-      for (const r of summary.results) {
+      const { code, logs, result } = await parentOutcome(app);
+      assert.equal(code, "0", logs);
+      assert.ok(result, logs);
+      const results = result.results as { width: number; bytes: number; runner: string }[];
+      assert.equal(results.length, 4);
+      for (const r of results) {
         assert.equal(r.width, 96);
         assert.ok(r.bytes > 100);
         assert.match(r.runner, /^thumbs-/);
       }
-      assert.ok(summary.stats.boots >= 1 && summary.stats.boots <= 2);
-      const left = await docker(
-        "ps",
-        "-aq",
-        "--filter",
-        `label=${LABEL_PROJECT}`,
-        "--filter",
-        `network=${network}`,
+      const boots = (result.stats as { boots: number }).boots;
+      assert.ok(boots >= 1 && boots <= 2, `boots: ${boots}`);
+      assert.deepEqual(
+        await TestNetwork.of(networkName).containers(true),
+        [],
+        "runner containers left behind",
       );
-      assert.equal(left, "", "runner containers left behind");
     } finally {
-      if (useCompose) {
-        await new Deno.Command("docker", {
-          args: ["compose", "-f", composeFile, "-p", project, "down", "--remove-orphans"],
-          env,
-          stdout: "null",
-          stderr: "null",
-        }).output();
-      }
+      if (useCompose) await compose("down", "--remove-orphans");
       await docker("rm", "-f", app).catch(() => {});
-      const left = await docker("ps", "-aq", "--filter", `network=${network}`).catch(() => "");
-      if (left !== "") await docker("rm", "-f", ...left.split("\n")).catch(() => {});
-      await docker("network", "rm", network).catch(() => {});
+      await network?.remove();
     }
   },
 });

@@ -23,13 +23,13 @@ const binary = `${dir}/flame-runner`;
 async function probeCompile(): Promise<string | undefined> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["compile", "--allow-all", "--output", binary, `${root}runner.ts`],
+    env: { NO_COLOR: "1" },
     stdout: "piped",
     stderr: "piped",
     signal: AbortSignal.timeout(120_000),
   }).output().catch((err) => ({ success: false, stderr: new TextEncoder().encode(String(err)) }));
   if (out.success) return undefined;
-  const lines = new TextDecoder().decode(out.stderr).replace(/\x1b\[[0-9;]*m/g, "")
-    .split("\n").map((l) => l.trim());
+  const lines = new TextDecoder().decode(out.stderr).split("\n").map((l) => l.trim());
   const why = lines.find((l) => /^error:/i.test(l)) ?? "unknown failure";
   const detail = lines.findLast((l) => /dns|lookup|connect|network|timed out/i.test(l));
   return `${why}${detail ? ` (${detail.replace(/^\d+:\s*/, "")})` : ""}`.slice(0, 200);

@@ -14,6 +14,7 @@ import {
 } from "../../mod.ts";
 import { sleep, waitForAsync } from "../_helpers/backends.ts";
 import {
+  containersOfPool,
   docker,
   DOCKER_SOCKET,
   ensureTestImage,
@@ -32,19 +33,7 @@ if (!ignoreWithoutDocker) {
   await docker("network", "create", "--internal", "--label", TEST_LABEL, NETWORK);
 }
 
-/** Containers of ours for a pool (all states). */
-async function containersOf(pool: string): Promise<string[]> {
-  const out = await docker(
-    "ps",
-    "-a",
-    "-q",
-    "--filter",
-    `label=${LABEL_PROJECT}`,
-    "--filter",
-    `label=${LABEL_POOL}=${pool}`,
-  );
-  return out === "" ? [] : out.split("\n");
-}
+const containersOf = containersOfPool;
 
 /** Asserts a pool left nothing (waiting briefly for removals under way), then cleans up regardless. */
 async function assertNothingLeft(pool: string): Promise<void> {

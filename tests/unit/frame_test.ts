@@ -190,8 +190,29 @@ Deno.test("FrameDecoder rejects an oversize frame that follows a good one in the
   const chunk = new Uint8Array(good.length + 5);
   chunk.set(good);
   chunk.set(encodeFrameHeader(1, 9), good.length);
-  assert.throws(() => decoder.push(chunk), ProtocolError);
+  decoder.push(chunk);
   assert.deepEqual(decoder.next()?.payload, new Uint8Array([1, 2]));
+  assert.throws(() => decoder.next(), ProtocolError);
+});
+
+Deno.test("FrameDecoder judges a frame by the limit in force when the frames before it are taken", () => {
+  // The handshake race: the parent's Welcome and its first (large) Call arrive in
+  // one read, and the runner raises its limit only after taking the Welcome.
+  const decoder = new FrameDecoder({ maxPayload: 8 });
+  const welcome = encode([{ type: 4, payload: new Uint8Array([7]) }]);
+  const call = encode([{ type: 10, payload: new Uint8Array(3000).fill(5) }]);
+  const chunk = new Uint8Array(welcome.length + call.length);
+  chunk.set(welcome);
+  chunk.set(call, welcome.length);
+  decoder.push(chunk.subarray(0, welcome.length + 100));
+  assert.equal(decoder.next()?.type, 4);
+  decoder.maxPayload = 1 << 20;
+  decoder.push(chunk.subarray(welcome.length + 100));
+  const big = decoder.next();
+  assert.equal(big?.type, 10);
+  assert.equal(big?.payload.length, 3000);
+  assert.ok(big?.payload.every((b) => b === 5));
+  assert.equal(decoder.next(), undefined);
 });
 
 Deno.test("FrameDecoder accepts a payload of exactly the limit and applies a raised limit", () => {
