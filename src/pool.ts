@@ -242,6 +242,9 @@ function checkHook(name: string, value: unknown): void {
   }
 }
 
+/** Backends serving an open pool: one backend instance per pool. */
+const backendsInUse = new WeakSet<object>();
+
 /** Sources already checked; inline arrow functions are new objects at each call but share a source. */
 const checkedSources = new Set<string>();
 const CHECKED_SOURCES_LIMIT = 1024;
@@ -429,6 +432,12 @@ export class Pool implements AsyncDisposable {
       );
     }
     this.name = name;
+    if (backendsInUse.has(b)) {
+      throw new TypeError(
+        'Invalid Pool option "backend": this backend instance already serves another pool; give each pool its own',
+      );
+    }
+    backendsInUse.add(b);
     this.#backend = b as Backend;
     this.#log = options.logger ?? silentLogger;
     this.#hooks = options;
@@ -1174,6 +1183,7 @@ export class Pool implements AsyncDisposable {
     }
     await this.#reaping;
     await this.#backend.close?.();
+    backendsInUse.delete(this.#backend);
     this.#log.info(`pool ${this.name}: closed`);
   }
 }

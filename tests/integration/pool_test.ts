@@ -32,3 +32,12 @@ Deno.test("Pool() rejects invalid options naming the option", () => {
   }
   assert.throws(() => new Pool({ max: 1 } as PoolOptions), /"backend"/);
 });
+
+Deno.test("Pool() refuses a backend instance that already serves another open pool", async () => {
+  const backend = CORE_BACKENDS[0]!.make();
+  const first = new Pool({ backend, max: 1 });
+  assert.throws(() => new Pool({ backend, max: 1 }), /already serves another pool/);
+  await first.close();
+  await using second = new Pool({ backend, max: 1 });
+  assert.equal(second.stats().runners, 0);
+});
