@@ -10,23 +10,73 @@ import type { WireError } from "./protocol/messages.ts";
  * The function threw on the runner. Carries the remote `name`, `message` and
  * `stack`; `cause` is the remote cause (itself a `RemoteError` when it was an error).
  *
- * @example
+ * @example Telling a remote failure from a local one
  * ```ts
- * import { RemoteError } from "./errors.ts";
- * const err = new RemoteError({ name: "RangeError", message: "too big" });
- * console.assert(err.remoteName === "RangeError" && err.message === "too big");
+ * import assert from "node:assert/strict";
+ * import { LocalBackend, Pool, RemoteError } from "@flame/docker";
+ *
+ * await using pool = new Pool({ backend: new LocalBackend(), max: 1 });
+ * const err = await pool.call(() => {
+ *   throw new RangeError("Too big");
+ * }).catch((e) => e);
+ * assert.ok(err instanceof RemoteError);
+ * assert.equal(err.remoteName, "RangeError");
+ * assert.equal(err.message, "Too big");
  * ```
  */
 export class RemoteError extends Error {
-  /** The remote error's `name` (e.g. `"TypeError"`). */
+  /**
+   * The remote error's `name` (e.g. `"TypeError"`); the local `name` is
+   * always `"RemoteError"`.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { RemoteError } from "@flame/docker";
+   *
+   * const err = new RemoteError({ name: "TypeError", message: "Expected a number" });
+   * assert.equal(err.remoteName, "TypeError");
+   * assert.equal(err.name, "RemoteError");
+   * ```
+   */
   readonly remoteName: string;
-  /** The remote error's stack, as the runner printed it. */
+  /**
+   * The remote error's stack, as the runner printed it.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { LocalBackend, Pool, RemoteError } from "@flame/docker";
+   *
+   * await using pool = new Pool({ backend: new LocalBackend(), max: 1 });
+   * const err = await pool.call(() => {
+   *   throw new Error("Boom");
+   * }).catch((e) => e);
+   * assert.ok(err instanceof RemoteError);
+   * assert.match(err.remoteStack ?? "", /^Error: Boom/);
+   * ```
+   */
   readonly remoteStack: string | undefined;
 
   /**
-   * Rebuilds a remote error.
+   * Rebuilds a remote error; its remote cause becomes `cause`.
    *
-   * @param wire The error as it crossed the wire.
+   * @param wire The error as it crossed the wire: `name`, `message`, optional
+   * `stack` and `cause`.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { RemoteError } from "@flame/docker";
+   *
+   * const err = new RemoteError({
+   *   name: "Error",
+   *   message: "Cannot resize image",
+   *   cause: { name: "RangeError", message: "Width too large" },
+   * });
+   * assert.ok(err.cause instanceof RemoteError);
+   * assert.equal(err.cause.remoteName, "RangeError");
+   * ```
    */
   constructor(wire: WireError) {
     // The wire is a peer's word: a cause of any shape must not throw here.
@@ -47,15 +97,40 @@ export class RemoteError extends Error {
  * The runner went away (process or container died, link dropped, heartbeats
  * stopped) while the call was in flight.
  *
- * @example
+ * @example A runner crashing under a call
  * ```ts
- * import { RunnerExitedError } from "./errors.ts";
- * const err = new RunnerExitedError("thumbs-1", "heartbeat timeout");
- * console.assert(err.runnerId === "thumbs-1");
+ * import assert from "node:assert/strict";
+ * import { LocalBackend, Pool, RunnerExitedError } from "@flame/docker";
+ *
+ * const backend = new LocalBackend();
+ * await using pool = new Pool({ backend, max: 1 });
+ * const child = await pool.placeChild(function () {
+ *   return new Promise((resolve) => this.signal.addEventListener("abort", resolve));
+ * });
+ * backend.kill(child.runnerId);
+ * await assert.rejects(child.done, RunnerExitedError);
  * ```
  */
 export class RunnerExitedError extends Error {
-  /** The runner that went away. */
+  /**
+   * The runner that went away.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { LocalBackend, Pool, RunnerExitedError } from "@flame/docker";
+   *
+   * const backend = new LocalBackend();
+   * await using pool = new Pool({ backend, max: 1 });
+   * const child = await pool.placeChild(function () {
+   *   return new Promise((resolve) => this.signal.addEventListener("abort", resolve));
+   * });
+   * backend.kill(child.runnerId);
+   * const err = await child.done.catch((e) => e);
+   * assert.ok(err instanceof RunnerExitedError);
+   * assert.equal(err.runnerId, child.runnerId);
+   * ```
+   */
   readonly runnerId: string;
 
   /**
@@ -64,6 +139,16 @@ export class RunnerExitedError extends Error {
    * @param runnerId The runner's id.
    * @param reason Why the link ended.
    * @param options Standard error options (`cause`).
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { RunnerExitedError } from "@flame/docker";
+   *
+   * const err = new RunnerExitedError("thumbs-1", "heartbeat timeout");
+   * assert.equal(err.message, 'Runner "thumbs-1" exited: heartbeat timeout');
+   * assert.equal(err.runnerId, "thumbs-1");
+   * ```
    */
   constructor(runnerId: string, reason: string, options?: ErrorOptions) {
     super(`Runner "${runnerId}" exited: ${reason}`, options);
@@ -75,11 +160,21 @@ export class RunnerExitedError extends Error {
 /**
  * A runner could not be booted; `cause` says why (backend error, timeout, early exit).
  *
- * @example
+ * @example A backend that cannot start runners
  * ```ts
- * import { BootError } from "./errors.ts";
- * const err = new BootError("Cannot boot runner \"r1\": image missing");
- * console.assert(err.name === "BootError");
+ * import assert from "node:assert/strict";
+ * import { type Backend, BootError, Pool } from "@flame/docker";
+ *
+ * const broken: Backend = {
+ *   name: "broken",
+ *   prepare: () => Promise.resolve({ listenHost: "127.0.0.1", dialHost: "127.0.0.1" }),
+ *   boot: () => Promise.reject(new Error("No capacity left")),
+ *   stop: () => Promise.resolve(),
+ * };
+ * await using pool = new Pool({ backend: broken, max: 1 });
+ * const err = await pool.call(() => 1).catch((e) => e);
+ * assert.ok(err instanceof BootError);
+ * assert.equal((err.cause as Error).message, "No capacity left");
  * ```
  */
 export class BootError extends Error {
@@ -88,6 +183,17 @@ export class BootError extends Error {
    *
    * @param message What failed.
    * @param options Standard error options (`cause`).
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { BootError } from "@flame/docker";
+   *
+   * const cause = new Error("Image missing");
+   * const err = new BootError('Cannot boot runner "r1": image missing', { cause });
+   * assert.equal(err.name, "BootError");
+   * assert.equal(err.cause, cause);
+   * ```
    */
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
@@ -98,10 +204,16 @@ export class BootError extends Error {
 /**
  * A call did not finish within its `timeout` (queueing included). The remote work is cancelled.
  *
- * @example
+ * @example A call that takes too long
  * ```ts
- * import { TimeoutError } from "./errors.ts";
- * console.assert(new TimeoutError("late").name === "TimeoutError");
+ * import assert from "node:assert/strict";
+ * import { LocalBackend, Pool, TimeoutError } from "@flame/docker";
+ *
+ * await using pool = new Pool({ backend: new LocalBackend(), max: 1 });
+ * const slow = pool.call(function () {
+ *   return new Promise((resolve) => this.signal.addEventListener("abort", resolve));
+ * }, [], { timeout: 50 });
+ * await assert.rejects(slow, TimeoutError);
  * ```
  */
 export class TimeoutError extends Error {
@@ -110,6 +222,15 @@ export class TimeoutError extends Error {
    *
    * @param message What timed out.
    * @param options Standard error options (`cause`).
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { TimeoutError } from "@flame/docker";
+   *
+   * const err = new TimeoutError("Call timed out after 50 ms");
+   * assert.equal(err.name, "TimeoutError");
+   * ```
    */
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
@@ -120,10 +241,14 @@ export class TimeoutError extends Error {
 /**
  * The pool is closed (or closing) and takes no more calls.
  *
- * @example
+ * @example Calling a closed pool
  * ```ts
- * import { PoolClosedError } from "./errors.ts";
- * console.assert(new PoolClosedError("thumbs").message.includes("thumbs"));
+ * import assert from "node:assert/strict";
+ * import { LocalBackend, Pool, PoolClosedError } from "@flame/docker";
+ *
+ * const pool = new Pool({ backend: new LocalBackend(), max: 1 });
+ * await pool.close();
+ * await assert.rejects(pool.call(() => 1), PoolClosedError);
  * ```
  */
 export class PoolClosedError extends Error {
@@ -131,6 +256,14 @@ export class PoolClosedError extends Error {
    * Creates the error.
    *
    * @param pool The pool's name.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { PoolClosedError } from "@flame/docker";
+   *
+   * assert.equal(new PoolClosedError("thumbs").message, 'Pool "thumbs" is closed');
+   * ```
    */
   constructor(pool: string) {
     super(`Pool "${pool}" is closed`);

@@ -25,7 +25,8 @@ export interface DockerErrorOptions extends ErrorOptions {
  *
  * @example Telling a missing image from other failures
  * ```ts
- * import { DockerError } from "./errors.ts";
+ * import assert from "node:assert/strict";
+ * import { DockerError } from "@flame/docker/docker";
  *
  * const err = new DockerError('Cannot inspect image "nope": No such image: nope', {
  *   status: 404,
@@ -33,17 +34,82 @@ export interface DockerErrorOptions extends ErrorOptions {
  *   method: "GET",
  *   path: "/v1.41/images/nope/json",
  * });
- * console.assert(err.notFound && !err.conflict && err.status === 404);
+ * assert.ok(err.notFound && !err.conflict);
+ * assert.equal(err.status, 404);
  * ```
  */
 export class DockerError extends Error {
-  /** HTTP status the engine answered with. */
+  /**
+   * HTTP status the engine answered with.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { DockerError } from "@flame/docker/docker";
+   *
+   * const err = new DockerError('Cannot start container "web": Conflict', {
+   *   status: 409,
+   *   engineMessage: "Conflict",
+   *   method: "POST",
+   *   path: "/v1.41/containers/web/start",
+   * });
+   * assert.equal(err.status, 409);
+   * ```
+   */
   readonly status: number;
-  /** The engine's own message (`message` of the JSON error body). */
+  /**
+   * The engine's own message (`message` of the JSON error body).
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { DockerError } from "@flame/docker/docker";
+   *
+   * const err = new DockerError('Cannot start container "web": Conflict', {
+   *   status: 409,
+   *   engineMessage: "Conflict",
+   *   method: "POST",
+   *   path: "/v1.41/containers/web/start",
+   * });
+   * assert.equal(err.engineMessage, "Conflict");
+   * ```
+   */
   readonly engineMessage: string;
-  /** HTTP method of the failed request. */
+  /**
+   * HTTP method of the failed request.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { DockerError } from "@flame/docker/docker";
+   *
+   * const err = new DockerError('Cannot start container "web": Conflict', {
+   *   status: 409,
+   *   engineMessage: "Conflict",
+   *   method: "POST",
+   *   path: "/v1.41/containers/web/start",
+   * });
+   * assert.equal(err.method, "POST");
+   * ```
+   */
   readonly method: string;
-  /** Path (with query) of the failed request. */
+  /**
+   * Path (with query) of the failed request.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { DockerError } from "@flame/docker/docker";
+   *
+   * const err = new DockerError('Cannot start container "web": Conflict', {
+   *   status: 409,
+   *   engineMessage: "Conflict",
+   *   method: "POST",
+   *   path: "/v1.41/containers/web/start",
+   * });
+   * assert.equal(err.path, "/v1.41/containers/web/start");
+   * ```
+   */
   readonly path: string;
 
   /**
@@ -51,6 +117,21 @@ export class DockerError extends Error {
    *
    * @param message What failed, naming the action and its subject.
    * @param options Status, engine message and endpoint of the failed request.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { DockerError } from "@flame/docker/docker";
+   *
+   * const err = new DockerError('Cannot remove container "web": No such container: web', {
+   *   status: 404,
+   *   engineMessage: "No such container: web",
+   *   method: "DELETE",
+   *   path: "/v1.41/containers/web?force=true",
+   * });
+   * assert.equal(err.name, "DockerError");
+   * assert.ok(err.notFound);
+   * ```
    */
   constructor(message: string, options: DockerErrorOptions) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -65,6 +146,29 @@ export class DockerError extends Error {
    * Whether the engine answered 404 (no such image, container or network).
    *
    * @returns `true` for status 404.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { DockerClient, DockerError } from "@flame/docker/docker";
+   *
+   * // Needs a running engine: removing a container that may already be gone.
+   * export async function removeIfPresent(docker: DockerClient, id: string): Promise<void> {
+   *   try {
+   *     await docker.containerRemove(id, { force: true });
+   *   } catch (error) {
+   *     if (!(error instanceof DockerError && error.notFound)) throw error;
+   *   }
+   * }
+   *
+   * const err = new DockerError("No such container: web", {
+   *   status: 404,
+   *   engineMessage: "No such container: web",
+   *   method: "DELETE",
+   *   path: "/v1.41/containers/web",
+   * });
+   * assert.ok(err.notFound);
+   * ```
    */
   get notFound(): boolean {
     return this.status === 404;
@@ -74,6 +178,20 @@ export class DockerError extends Error {
    * Whether the engine answered 409 (name in use, container running, ...).
    *
    * @returns `true` for status 409.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { DockerError } from "@flame/docker/docker";
+   *
+   * const err = new DockerError('Cannot start container "web": Conflict', {
+   *   status: 409,
+   *   engineMessage: "Conflict",
+   *   method: "POST",
+   *   path: "/v1.41/containers/web/start",
+   * });
+   * assert.ok(err.conflict);
+   * ```
    */
   get conflict(): boolean {
     return this.status === 409;
@@ -83,6 +201,20 @@ export class DockerError extends Error {
    * Whether the engine answered 304 (nothing to do).
    *
    * @returns `true` for status 304.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { DockerError } from "@flame/docker/docker";
+   *
+   * const err = new DockerError('Cannot stop container "web": already stopped', {
+   *   status: 304,
+   *   engineMessage: "",
+   *   method: "POST",
+   *   path: "/v1.41/containers/web/stop",
+   * });
+   * assert.ok(err.notModified);
+   * ```
    */
   get notModified(): boolean {
     return this.status === 304;
@@ -109,19 +241,32 @@ export interface DockerConnectionErrorOptions extends ErrorOptions {
  * `attempts` names every socket tried and why it failed (missing,
  * permission denied, refused).
  *
- * @example
+ * @example No engine behind the socket
  * ```ts
- * import { DockerConnectionError } from "./errors.ts";
+ * import assert from "node:assert/strict";
+ * import { DockerClient, DockerConnectionError } from "@flame/docker/docker";
  *
- * const err = new DockerConnectionError(
- *   'Cannot connect to the Docker engine: "unix:///var/run/docker.sock" (missing)',
- *   { attempts: [{ endpoint: "unix:///var/run/docker.sock", reason: "missing" }] },
- * );
- * console.assert(err.attempts[0]?.reason === "missing");
+ * await using docker = new DockerClient({ socketPath: "/nonexistent/docker.sock" });
+ * await assert.rejects(docker.ping(), DockerConnectionError);
  * ```
  */
 export class DockerConnectionError extends Error {
-  /** Every endpoint tried, in order, with the reason it failed. */
+  /**
+   * Every endpoint tried, in order, with the reason it failed.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { DockerClient, DockerConnectionError } from "@flame/docker/docker";
+   *
+   * await using docker = new DockerClient({ socketPath: "/nonexistent/docker.sock" });
+   * const err = await docker.ping().catch((e) => e);
+   * assert.ok(err instanceof DockerConnectionError);
+   * assert.deepEqual(err.attempts, [
+   *   { endpoint: "unix:///nonexistent/docker.sock", reason: "missing" },
+   * ]);
+   * ```
+   */
   readonly attempts: readonly DockerConnectionAttempt[];
 
   /**
@@ -129,6 +274,18 @@ export class DockerConnectionError extends Error {
    *
    * @param message What failed.
    * @param options The endpoints tried and the underlying `cause`.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { DockerConnectionError } from "@flame/docker/docker";
+   *
+   * const err = new DockerConnectionError(
+   *   'Cannot connect to the Docker engine: "unix:///var/run/docker.sock" (missing)',
+   *   { attempts: [{ endpoint: "unix:///var/run/docker.sock", reason: "missing" }] },
+   * );
+   * assert.equal(err.attempts[0]?.reason, "missing");
+   * ```
    */
   constructor(message: string, options: DockerConnectionErrorOptions) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -142,12 +299,14 @@ export class DockerConnectionError extends Error {
  * HTTP/1.1 or not the expected stream format: a bad status line, an invalid
  * chunk size, oversize headers, a truncated body, a malformed JSON line.
  *
- * @example
+ * @example A response that is not HTTP
  * ```ts
- * import { DockerProtocolError } from "./errors.ts";
+ * import assert from "node:assert/strict";
+ * import { DockerProtocolError, ResponseParser } from "@flame/docker/docker";
  *
- * const err = new DockerProtocolError('Invalid status line "HTTP/9 abc"');
- * console.assert(err.name === "DockerProtocolError");
+ * const parser = new ResponseParser();
+ * const garbage = new TextEncoder().encode("SSH-2.0-OpenSSH_9.6\r\n\r\n");
+ * assert.throws(() => parser.push(garbage), DockerProtocolError);
  * ```
  */
 export class DockerProtocolError extends Error {
@@ -156,6 +315,15 @@ export class DockerProtocolError extends Error {
    *
    * @param message What was malformed.
    * @param options Standard error options (`cause`).
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { DockerProtocolError } from "@flame/docker/docker";
+   *
+   * const err = new DockerProtocolError('Invalid status line "HTTP/9 abc"');
+   * assert.equal(err.name, "DockerProtocolError");
+   * ```
    */
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);

@@ -66,6 +66,17 @@ export class DataCloneError extends Error {
    *
    * @param message What cannot be cloned, and where.
    * @param options Standard error options (`cause`).
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { DataCloneError, LocalBackend, Pool } from "@flame/docker";
+   *
+   * await using pool = new Pool({ backend: new LocalBackend(), max: 1 });
+   * const sent = pool.call((options: { onDone: () => void }) => typeof options, [{ onDone() {} }]);
+   * await assert.rejects(sent, DataCloneError);
+   * assert.equal(new DataCloneError("Cannot clone value").name, "DataCloneError");
+   * ```
    */
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
