@@ -30,7 +30,22 @@ export {
   LABEL_PROJECT,
 } from "./_docker_labels.ts";
 
-/** Environment every runner gets unless `env` overrides it (`FLAME_PARENT` excepted). */
+/**
+ * Environment every runner gets unless `env` overrides it (`FLAME_PARENT` excepted).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_RUNNER_ENV } from "@flame/docker";
+ *
+ * // Code shipped to a runner container can tell that it runs on one.
+ * function onRunner(): boolean {
+ *   return Deno.env.get("FLAME_RUNNER") === DEFAULT_RUNNER_ENV.FLAME_RUNNER;
+ * }
+ * assert.equal(typeof onRunner(), "boolean");
+ * assert.equal(DEFAULT_RUNNER_ENV.NO_COLOR, "1");
+ * ```
+ */
 export const DEFAULT_RUNNER_ENV: Readonly<Record<string, string>> = {
   FLAME_RUNNER: "1",
   NO_COLOR: "1",
@@ -38,41 +53,92 @@ export const DEFAULT_RUNNER_ENV: Readonly<Record<string, string>> = {
 
 /** Options for {@linkcode DockerBackend}. */
 export interface DockerBackendOptions {
-  /** The runner image; its CMD must run `runner.ts`. @default the parent container's own image (Docker-out-of-Docker) */
+  /**
+   * The runner image; its CMD must run `runner.ts`. Defaults to the parent
+   * container's own image (Docker-out-of-Docker).
+   */
   image?: string;
-  /** The user-defined network runners join. @default the parent container's only user-defined network */
+  /**
+   * The user-defined network runners join. Defaults to the parent container's
+   * only user-defined network.
+   */
   network?: string;
-  /** Extra runner environment, merged over {@linkcode DEFAULT_RUNNER_ENV}. `FLAME_PARENT` cannot be set. */
+  /**
+   * Extra runner environment, merged over {@linkcode DEFAULT_RUNNER_ENV}.
+   * `FLAME_PARENT` cannot be set.
+   */
   env?: Record<string, string>;
-  /** Passed through into the create body's `HostConfig` (`AutoRemove` and `NetworkMode` are the backend's). */
+  /**
+   * Passed through into the create body's `HostConfig` (`AutoRemove` and
+   * `NetworkMode` are the backend's).
+   */
   hostConfig?: HostConfig;
   /** Mounts added to `HostConfig.Mounts`. */
   mounts?: Mount[];
   /** Overrides the image's `CMD`. */
   cmd?: string[];
-  /** The Docker socket. @default auto: `DOCKER_HOST`, `$XDG_RUNTIME_DIR/docker.sock`, `/var/run/docker.sock` */
+  /**
+   * The Docker socket: a path, `unix:///path` or `tcp://host:port`. Defaults to
+   * `DOCKER_HOST`, else the first of `$XDG_RUNTIME_DIR/docker.sock` and
+   * `/var/run/docker.sock` that answers.
+   */
   dockerSocketPath?: string;
-  /** Milliseconds for the Docker side of a boot (inspect, pull, create, start). @default 30000 */
+  /**
+   * Milliseconds for the Docker side of a boot (inspect, pull, create, start).
+   *
+   * @default {30000}
+   */
   bootTimeout?: number;
-  /** Keep exited runner containers for inspection (no `AutoRemove`, not removed on stop). @default false */
+  /**
+   * Keep exited runner containers for inspection (no `AutoRemove`, not removed
+   * on stop).
+   *
+   * @default {false}
+   */
   keepRunners?: boolean;
-  /** Runner env variable that receives the container's host name. @default "HOSTNAME" */
+  /**
+   * Runner env variable that receives the container's host name.
+   *
+   * @default {"HOSTNAME"}
+   */
   runnerHostnameEnv?: string;
-  /** Host name runners dial to reach the parent. @default auto: own container name in DooD, else the network gateway */
+  /**
+   * Host name runners dial to reach the parent. Defaults to the parent's own
+   * container name when it runs in a container (Docker-out-of-Docker), else the
+   * network's gateway address.
+   */
   parentHost?: string;
-  /** Address the parent listens on when `parentHost` is given. @default "0.0.0.0" */
+  /**
+   * Address the parent listens on when `parentHost` is given.
+   *
+   * @default {"0.0.0.0"}
+   */
   listenHost?: string;
-  /** Prefix of container names (`<app>-flame-<20 hex>`). @default the parent container's name, else the working directory's name */
+  /**
+   * Prefix of container names (`<app>-flame-<20 hex>`). Defaults to the parent
+   * container's name, else the working directory's name.
+   */
   app?: string;
   /** Extra labels on every runner container. */
   labels?: Record<string, string>;
-  /** When to pull the image: only when missing, or never. @default "missing" */
+  /**
+   * When to pull the image: only when missing, or never.
+   *
+   * @default {"missing"}
+   */
   pull?: "missing" | "never";
   /** Registry credentials for a pull. */
   registryAuth?: RegistryAuth;
-  /** Seconds `stop` gives a runner between SIGTERM and SIGKILL. @default 5 */
+  /**
+   * Seconds `stop` gives a runner between SIGTERM and SIGKILL.
+   *
+   * @default {5}
+   */
   stopTimeout?: number;
-  /** Where the backend logs (pull progress, boots, stops). @default silent */
+  /**
+   * Where the backend logs (pull progress, boots, stops). Defaults to logging
+   * nothing.
+   */
   logger?: Logger;
   /** Called with each pull progress line. */
   onPullProgress?: (
@@ -146,19 +212,54 @@ const PARENT_INSTANCE_ID = randomHex(10);
  * a runner that exits after its parent died leaves nothing behind.
  *
  * @example
- * ```ts ignore
- * import { DockerBackend, Pool } from "jsr:@flame/docker";
- * await using pool = new Pool({
- *   backend: new DockerBackend({ image: "my-app:latest", network: "my_net" }),
- *   max: 10,
- * });
- * console.log(await pool.call(() => Deno.hostname()));
+ * ```ts
+ * import { DockerBackend, Pool } from "@flame/docker";
+ *
+ * // Needs a running engine, the image and the network: defined here, not called.
+ * export async function main(): Promise<void> {
+ *   await using pool = new Pool({
+ *     backend: new DockerBackend({ image: "my-app:latest", network: "my_net" }),
+ *     max: 10,
+ *   });
+ *   console.log(await pool.call(() => Deno.hostname()));
+ * }
  * ```
  */
 export class DockerBackend implements Backend {
-  /** Always `"docker"`. */
+  /**
+   * Always `"docker"`.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { DockerBackend } from "@flame/docker";
+   *
+   * const backend = new DockerBackend({ image: "my-app:latest", network: "my_net" });
+   * assert.equal(backend.name, "docker");
+   * await backend.close();
+   * ```
+   */
   readonly name = "docker";
-  /** This parent process's instance id (the `dev.flame-docker.parent` label), shared by its pools. */
+  /**
+   * This parent process's instance id (the `dev.flame-docker.parent` label),
+   * shared by its pools.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { DockerBackend, LABEL_PARENT } from "@flame/docker";
+   * import type { ContainerListOptions } from "@flame/docker/docker";
+   *
+   * const a = new DockerBackend({ image: "my-app:latest", network: "my_net" });
+   * const b = new DockerBackend({ image: "my-app:latest", network: "my_net" });
+   * assert.equal(a.instanceId, b.instanceId);
+   * // The containers this process started:
+   * const mine: ContainerListOptions = { filters: { label: [`${LABEL_PARENT}=${a.instanceId}`] } };
+   * assert.equal(mine.filters?.label?.length, 1);
+   * await a.close();
+   * await b.close();
+   * ```
+   */
   readonly instanceId: string = PARENT_INSTANCE_ID;
   #opts: DockerBackendOptions;
   #client: DockerClient;
@@ -176,6 +277,26 @@ export class DockerBackend implements Backend {
    *
    * @param options Image, network and the rest; validated here.
    * @throws {TypeError} Naming the option that is wrong.
+   * @throws {RangeError} When `bootTimeout` is not a positive number.
+   *
+   * @example Options are checked before any engine is contacted
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { DockerBackend } from "@flame/docker";
+   *
+   * const backend = new DockerBackend({
+   *   image: "my-app:latest",
+   *   network: "my_net",
+   *   env: { LOG_FORMAT: "json" },
+   *   hostConfig: { Memory: 512 * 1024 * 1024 },
+   *   stopTimeout: 2,
+   * });
+   * await backend.close();
+   *
+   * assert.throws(() => new DockerBackend({ env: { FLAME_PARENT: "x" } }), TypeError);
+   * assert.throws(() => new DockerBackend({ app: "my app" }), TypeError);
+   * assert.throws(() => new DockerBackend({ bootTimeout: 0 }), RangeError);
+   * ```
    */
   constructor(options: DockerBackendOptions = {}) {
     if (typeof options !== "object" || options === null) {
@@ -248,16 +369,49 @@ export class DockerBackend implements Backend {
     );
   }
 
-  /** The Docker client this backend uses (closed by `close()`). */
+  /**
+   * The Docker client this backend uses (closed by `close()`).
+   *
+   * @returns The client.
+   *
+   * @example
+   * ```ts
+   * import { DockerBackend, LABEL_POOL, LABEL_PROJECT } from "@flame/docker";
+   *
+   * // Needs a running engine: defined here, not called.
+   * export async function listRunners(backend: DockerBackend): Promise<string[]> {
+   *   const containers = await backend.client.containerList({
+   *     filters: { label: [`${LABEL_PROJECT}=runner`, `${LABEL_POOL}=thumbs`] },
+   *   });
+   *   return containers.map((c) => c.Id);
+   * }
+   * ```
+   */
   get client(): DockerClient {
     return this.#client;
   }
 
   /**
    * Checks the engine, the network and the image; works out where the parent
-   * listens and what runners dial.
+   * listens and what runners dial. The pool calls it before the first boot.
    *
    * @returns The parent address.
+   *
+   * @example Checking a setup before starting a pool
+   * ```ts
+   * import { DockerBackend } from "@flame/docker";
+   *
+   * // Needs a running engine: defined here, not called.
+   * export async function checkSetup(): Promise<void> {
+   *   const backend = new DockerBackend({ image: "my-app:latest", network: "my_net" });
+   *   try {
+   *     const { listenHost, dialHost } = await backend.prepare();
+   *     console.log(`Parent listens on ${listenHost}; runners dial ${dialHost}`);
+   *   } finally {
+   *     await backend.close();
+   *   }
+   * }
+   * ```
    */
   prepare(): Promise<ParentAddress> {
     this.#prepared ??= this.#prepare();
@@ -379,10 +533,31 @@ export class DockerBackend implements Backend {
   }
 
   /**
-   * Creates and starts a runner container.
+   * Creates and starts a runner container. The pool calls it; a backend that
+   * wraps this one can add to it.
    *
    * @param spec The boot spec.
    * @returns The handle; `exited` resolves when the container stops, with its last log lines.
+   *
+   * @example Logging each runner's container
+   * ```ts
+   * import { type Backend, type BootSpec, DockerBackend, type RunnerHandle } from "@flame/docker";
+   *
+   * export function audited(docker: DockerBackend): Backend {
+   *   return {
+   *     name: "docker-audited",
+   *     prepare: () => docker.prepare(),
+   *     async boot(spec: BootSpec): Promise<RunnerHandle> {
+   *       const handle = await docker.boot(spec);
+   *       console.log(`Runner ${spec.id} is container ${docker.containerOf(spec.id)}`);
+   *       return handle;
+   *     },
+   *     stop: (handle) => docker.stop(handle),
+   *     reap: (options) => docker.reap(options),
+   *     close: () => docker.close(),
+   *   };
+   * }
+   * ```
    */
   async boot(spec: BootSpec): Promise<RunnerHandle> {
     await this.prepare();
@@ -518,9 +693,28 @@ export class DockerBackend implements Backend {
 
   /**
    * Stops and (unless `keepRunners`) removes a runner container. Already
-   * stopped or removed counts as success.
+   * stopped or removed counts as success. The pool calls it for each runner
+   * that leaves.
    *
    * @param handle The runner.
+   *
+   * @example Logging why runners ended
+   * ```ts
+   * import { type Backend, DockerBackend, type RunnerHandle } from "@flame/docker";
+   *
+   * export function withStopLog(docker: DockerBackend): Backend {
+   *   return {
+   *     name: "docker-logged",
+   *     prepare: () => docker.prepare(),
+   *     boot: (spec) => docker.boot(spec),
+   *     async stop(handle: RunnerHandle): Promise<void> {
+   *       await docker.stop(handle);
+   *       console.log(`Runner ${handle.id} stopped: ${await handle.exited}`);
+   *     },
+   *     close: () => docker.close(),
+   *   };
+   * }
+   * ```
    */
   async stop(handle: RunnerHandle): Promise<void> {
     const h = handle as DockerHandle;
@@ -556,6 +750,27 @@ export class DockerBackend implements Backend {
    * @param runnerId The runner's id.
    * @param signal The signal name.
    * @returns Whether such a runner was running.
+   *
+   * @example Simulating a crash
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { DockerBackend, Pool, RunnerExitedError } from "@flame/docker";
+   *
+   * // Needs a running engine: defined here, not called.
+   * export async function crashTest(): Promise<void> {
+   *   const backend = new DockerBackend({ image: "my-app:latest", network: "my_net" });
+   *   await using pool = new Pool({ backend, max: 1 });
+   *   const child = await pool.placeChild(function () {
+   *     return new Promise((resolve) => this.signal.addEventListener("abort", resolve));
+   *   });
+   *   backend.kill(child.runnerId);
+   *   await assert.rejects(child.done, RunnerExitedError);
+   * }
+   *
+   * const backend = new DockerBackend({ image: "my-app:latest", network: "my_net" });
+   * assert.equal(backend.kill("no-such-runner"), false);
+   * await backend.close();
+   * ```
    */
   kill(runnerId: string, signal = "SIGKILL"): boolean {
     for (const h of this.#running) {
@@ -572,6 +787,29 @@ export class DockerBackend implements Backend {
    *
    * @param runnerId The runner's id.
    * @returns The container id, if the runner is running.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { DockerBackend, Pool } from "@flame/docker";
+   *
+   * // Needs a running engine: defined here, not called.
+   * export async function runnerMemory(): Promise<number | undefined> {
+   *   const backend = new DockerBackend({ image: "my-app:latest", network: "my_net" });
+   *   await using pool = new Pool({ backend, max: 1 });
+   *   const child = await pool.placeChild(function () {
+   *     return new Promise((resolve) => this.signal.addEventListener("abort", resolve));
+   *   });
+   *   const id = backend.containerOf(child.runnerId)!;
+   *   const info = await backend.client.containerInspect(id);
+   *   await child.stop();
+   *   return info.HostConfig.Memory;
+   * }
+   *
+   * const backend = new DockerBackend({ image: "my-app:latest", network: "my_net" });
+   * assert.equal(backend.containerOf("no-such-runner"), undefined);
+   * await backend.close();
+   * ```
    */
   containerOf(runnerId: string): string | undefined {
     for (const h of this.#running) if (h.id === runnerId) return h.container;
@@ -586,6 +824,21 @@ export class DockerBackend implements Backend {
    *
    * @param options `pool`: only containers of this pool name.
    * @returns How many containers were removed.
+   *
+   * @example
+   * ```ts
+   * import { DockerBackend } from "@flame/docker";
+   *
+   * // Needs a running engine: defined here, not called.
+   * export async function cleanUp(): Promise<number> {
+   *   const backend = new DockerBackend({ image: "my-app:latest", network: "my_net" });
+   *   try {
+   *     return await backend.reap({ pool: "thumbs" });
+   *   } finally {
+   *     await backend.close();
+   *   }
+   * }
+   * ```
    */
   async reap(options: { pool?: string } = {}): Promise<number> {
     const leftovers = await findLeftovers(this.#client, {
@@ -606,7 +859,19 @@ export class DockerBackend implements Backend {
     return removed;
   }
 
-  /** Stops runners still running and closes the Docker client. */
+  /**
+   * Stops runners still running and closes the Docker client. A pool calls it
+   * last when it closes.
+   *
+   * @example
+   * ```ts
+   * import { DockerBackend } from "@flame/docker";
+   *
+   * const backend = new DockerBackend({ image: "my-app:latest", network: "my_net" });
+   * // No runner was booted, so no engine is needed to close it.
+   * await backend.close();
+   * ```
+   */
   async close(): Promise<void> {
     await Promise.all([...this.#running].map((h) => this.stop(h)));
     await this.#client.close();

@@ -19,13 +19,25 @@ interface LocalHandle extends RunnerHandle {
  *
  * @example
  * ```ts
- * import { LocalBackend, Pool } from "../../mod.ts";
+ * import assert from "node:assert/strict";
+ * import { LocalBackend, Pool } from "@flame/docker";
+ *
  * await using pool = new Pool({ backend: new LocalBackend(), max: 1 });
- * console.assert(await pool.call((a: number, b: number) => a + b, [1, 2]) === 3);
+ * assert.equal(await pool.call((a: number, b: number) => a + b, [1, 2]), 3);
  * ```
  */
 export class LocalBackend implements Backend {
-  /** Always `"local"`. */
+  /**
+   * Always `"local"`.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { LocalBackend } from "@flame/docker";
+   *
+   * assert.equal(new LocalBackend().name, "local");
+   * ```
+   */
   readonly name = "local";
   #running = new Set<LocalHandle>();
 
@@ -33,16 +45,48 @@ export class LocalBackend implements Backend {
    * Runners are in this process: both sides use loopback.
    *
    * @returns Loopback for both sides.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { LocalBackend } from "@flame/docker";
+   *
+   * const address = await new LocalBackend().prepare();
+   * assert.deepEqual(address, { listenHost: "127.0.0.1", dialHost: "127.0.0.1" });
+   * ```
    */
   prepare(): Promise<ParentAddress> {
     return Promise.resolve({ listenHost: "127.0.0.1", dialHost: "127.0.0.1" });
   }
 
   /**
-   * Starts a runner in this process.
+   * Starts a runner in this process. The pool calls it; a backend that wraps
+   * this one can add to it.
    *
    * @param spec The boot spec.
    * @returns The handle.
+   *
+   * @example Counting boots
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { type Backend, type BootSpec, LocalBackend, Pool, type RunnerHandle } from "@flame/docker";
+   *
+   * const local = new LocalBackend();
+   * const booted: string[] = [];
+   * const backend: Backend = {
+   *   name: "counting",
+   *   prepare: () => local.prepare(),
+   *   boot(spec: BootSpec): Promise<RunnerHandle> {
+   *     booted.push(spec.id);
+   *     return local.boot(spec);
+   *   },
+   *   stop: (handle) => local.stop(handle),
+   *   close: () => local.close(),
+   * };
+   * await using pool = new Pool({ backend, max: 1 });
+   * await pool.call(() => "hello");
+   * assert.equal(booted.length, 1);
+   * ```
    */
   boot(spec: BootSpec): Promise<RunnerHandle> {
     const controller = new AbortController();
@@ -57,9 +101,32 @@ export class LocalBackend implements Backend {
   }
 
   /**
-   * Stops a runner and waits for it to end.
+   * Stops a runner and waits for it to end. The pool calls it for each
+   * runner that leaves (idle, single use, pool closing).
    *
    * @param handle The runner.
+   *
+   * @example Seeing runners leave
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { type Backend, LocalBackend, Pool, type RunnerHandle } from "@flame/docker";
+   *
+   * const local = new LocalBackend();
+   * const stopped: string[] = [];
+   * const backend: Backend = {
+   *   name: "logging",
+   *   prepare: () => local.prepare(),
+   *   boot: (spec) => local.boot(spec),
+   *   stop(handle: RunnerHandle): Promise<void> {
+   *     stopped.push(handle.id);
+   *     return local.stop(handle);
+   *   },
+   * };
+   * const pool = new Pool({ backend, max: 1 });
+   * await pool.call(() => 1);
+   * await pool.close();
+   * assert.equal(stopped.length, 1);
+   * ```
    */
   async stop(handle: RunnerHandle): Promise<void> {
     const local = handle as LocalHandle;
@@ -72,6 +139,21 @@ export class LocalBackend implements Backend {
    *
    * @param runnerId The runner's id.
    * @returns Whether such a runner was running.
+   *
+   * @example Simulating a crash
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { LocalBackend, Pool, RunnerExitedError } from "@flame/docker";
+   *
+   * const backend = new LocalBackend();
+   * await using pool = new Pool({ backend, max: 1 });
+   * const child = await pool.placeChild(function () {
+   *   return new Promise((resolve) => this.signal.addEventListener("abort", resolve));
+   * });
+   * assert.ok(backend.kill(child.runnerId));
+   * await assert.rejects(child.done, RunnerExitedError);
+   * assert.equal(backend.kill("no-such-runner"), false);
+   * ```
    */
   kill(runnerId: string): boolean {
     for (const h of this.#running) {
@@ -83,7 +165,24 @@ export class LocalBackend implements Backend {
     return false;
   }
 
-  /** Stops whatever is still running. */
+  /**
+   * Stops whatever is still running. A pool calls it last when it closes.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { LocalBackend, Pool, RunnerExitedError } from "@flame/docker";
+   *
+   * const backend = new LocalBackend();
+   * const pool = new Pool({ backend, max: 1 });
+   * const child = await pool.placeChild(function () {
+   *   return new Promise((resolve) => this.signal.addEventListener("abort", resolve));
+   * });
+   * await backend.close(); // the pool sees its runner exit
+   * await assert.rejects(child.done, RunnerExitedError);
+   * await pool.close();
+   * ```
+   */
   async close(): Promise<void> {
     await Promise.all([...this.#running].map((h) => this.stop(h)));
   }

@@ -9,19 +9,34 @@ import type { Backend, BootSpec, ParentAddress, RunnerHandle } from "./backend.t
 
 /** Options for {@linkcode ProcessBackend}. */
 export interface ProcessBackendOptions {
-  /** The runner script (path or URL). @default this package's `runner.ts` */
+  /** The runner script (path or URL). Defaults to this package's `runner.ts`. */
   runner?: string | URL;
-  /** The Deno executable. @default this Deno (`Deno.execPath()`); on Node.js `$DENO_BIN` or `deno` */
+  /**
+   * The Deno executable. Defaults to this Deno (`Deno.execPath()`); on Node.js,
+   * `$DENO_BIN` or else `deno`.
+   */
   deno?: string;
-  /** Arguments between `run` and the script. @default ["--allow-all"] */
+  /**
+   * Arguments between `run` and the script.
+   *
+   * @default {["--allow-all"]}
+   */
   denoArgs?: string[];
   /** Extra environment for the runner (`FLAME_PARENT` is always set by the pool). */
   env?: Record<string, string>;
-  /** Working directory of the runner. @default the parent's */
+  /** Working directory of the runner. Defaults to the parent's. */
   cwd?: string;
-  /** Milliseconds between SIGTERM and SIGKILL on stop. @default 5000 */
+  /**
+   * Milliseconds between SIGTERM and SIGKILL on stop.
+   *
+   * @default {5000}
+   */
   killAfter?: number;
-  /** Lines of the runner's stderr kept to explain an early exit. @default 20 */
+  /**
+   * Lines of the runner's stderr kept to explain an early exit.
+   *
+   * @default {20}
+   */
   stderrLines?: number;
 }
 
@@ -35,13 +50,25 @@ interface ProcessHandle extends RunnerHandle {
  *
  * @example
  * ```ts
- * import { Pool, ProcessBackend } from "../../mod.ts";
+ * import assert from "node:assert/strict";
+ * import { Pool, ProcessBackend } from "@flame/docker";
+ *
  * await using pool = new Pool({ backend: new ProcessBackend(), max: 1 });
- * console.assert(await pool.call(() => Deno.pid) !== Deno.pid);
+ * assert.notEqual(await pool.call(() => Deno.pid), Deno.pid);
  * ```
  */
 export class ProcessBackend implements Backend {
-  /** Always `"process"`. */
+  /**
+   * Always `"process"`.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { ProcessBackend } from "@flame/docker";
+   *
+   * assert.equal(new ProcessBackend().name, "process");
+   * ```
+   */
   readonly name = "process";
   #opts: ProcessBackendOptions;
   #running = new Set<ProcessHandle>();
@@ -50,6 +77,23 @@ export class ProcessBackend implements Backend {
    * Creates the backend; nothing starts until the pool boots a runner.
    *
    * @param options Runner script, Deno flags, environment.
+   * @throws {TypeError} When `env` sets `FLAME_PARENT`.
+   *
+   * @example Least privilege for the runner
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Pool, ProcessBackend } from "@flame/docker";
+   *
+   * const backend = new ProcessBackend({
+   *   denoArgs: ["--allow-env=FLAME_PARENT,FLAME_LOG_LEVEL,APP_MODE", "--allow-net=127.0.0.1"],
+   *   env: { APP_MODE: "worker" },
+   *   killAfter: 1000,
+   * });
+   * await using pool = new Pool({ backend, max: 1 });
+   * assert.equal(await pool.call(() => Deno.env.get("APP_MODE")), "worker");
+   *
+   * assert.throws(() => new ProcessBackend({ env: { FLAME_PARENT: "x" } }), TypeError);
+   * ```
    */
   constructor(options: ProcessBackendOptions = {}) {
     if (options.env && "FLAME_PARENT" in options.env) {
@@ -64,16 +108,50 @@ export class ProcessBackend implements Backend {
    * Runners are local processes: both sides use loopback.
    *
    * @returns Loopback for both sides.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { ProcessBackend } from "@flame/docker";
+   *
+   * const address = await new ProcessBackend().prepare();
+   * assert.equal(address.listenHost, "127.0.0.1");
+   * ```
    */
   prepare(): Promise<ParentAddress> {
     return Promise.resolve({ listenHost: "127.0.0.1", dialHost: "127.0.0.1" });
   }
 
   /**
-   * Spawns `deno run <runner>`.
+   * Spawns `deno run <runner>`. The pool calls it; a backend that wraps this
+   * one can add to it.
    *
    * @param spec The boot spec.
    * @returns The handle; `exited` resolves with the exit status and the last stderr lines.
+   *
+   * @example Seeing how runners exit
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { type Backend, type BootSpec, Pool, ProcessBackend, type RunnerHandle } from "@flame/docker";
+   *
+   * const processes = new ProcessBackend();
+   * const exits: Promise<string>[] = [];
+   * const backend: Backend = {
+   *   name: "watched",
+   *   prepare: () => processes.prepare(),
+   *   async boot(spec: BootSpec): Promise<RunnerHandle> {
+   *     const handle = await processes.boot(spec);
+   *     exits.push(handle.exited);
+   *     return handle;
+   *   },
+   *   stop: (handle) => processes.stop(handle),
+   * };
+   * const pool = new Pool({ backend, max: 1 });
+   * await pool.call(() => 1);
+   * await pool.close();
+   * assert.equal(exits.length, 1);
+   * assert.match(await exits[0]!, /exit code|killed by/);
+   * ```
    */
   boot(spec: BootSpec): Promise<RunnerHandle> {
     const runner = this.#opts.runner ?? new URL("../../runner.ts", import.meta.url);
@@ -115,8 +193,31 @@ export class ProcessBackend implements Backend {
 
   /**
    * SIGTERM, then SIGKILL after `killAfter`; resolves once the process is gone.
+   * The pool calls it for each runner that leaves.
    *
    * @param handle The runner.
+   *
+   * @example Seeing runners leave
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { type Backend, Pool, ProcessBackend, type RunnerHandle } from "@flame/docker";
+   *
+   * const processes = new ProcessBackend({ killAfter: 500 });
+   * const stopped: string[] = [];
+   * const backend: Backend = {
+   *   name: "logging",
+   *   prepare: () => processes.prepare(),
+   *   boot: (spec) => processes.boot(spec),
+   *   stop(handle: RunnerHandle): Promise<void> {
+   *     stopped.push(handle.id);
+   *     return processes.stop(handle);
+   *   },
+   * };
+   * const pool = new Pool({ backend, max: 1 });
+   * await pool.call(() => 1);
+   * await pool.close();
+   * assert.equal(stopped.length, 1);
+   * ```
    */
   async stop(handle: RunnerHandle): Promise<void> {
     const { child, exited } = handle as ProcessHandle;
@@ -132,6 +233,20 @@ export class ProcessBackend implements Backend {
    * @param runnerId The runner's id.
    * @param signal The signal.
    * @returns Whether such a runner was running.
+   *
+   * @example Simulating a crash
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Pool, ProcessBackend, RunnerExitedError } from "@flame/docker";
+   *
+   * const backend = new ProcessBackend();
+   * await using pool = new Pool({ backend, max: 1 });
+   * const child = await pool.placeChild(function () {
+   *   return new Promise((resolve) => this.signal.addEventListener("abort", resolve));
+   * });
+   * assert.ok(backend.kill(child.runnerId));
+   * await assert.rejects(child.done, RunnerExitedError);
+   * ```
    */
   kill(runnerId: string, signal = "SIGKILL"): boolean {
     for (const h of this.#running) {
@@ -140,7 +255,24 @@ export class ProcessBackend implements Backend {
     return false;
   }
 
-  /** Stops every runner still running. */
+  /**
+   * Stops every runner still running. A pool calls it last when it closes.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Pool, ProcessBackend, RunnerExitedError } from "@flame/docker";
+   *
+   * const backend = new ProcessBackend();
+   * const pool = new Pool({ backend, max: 1 });
+   * const child = await pool.placeChild(function () {
+   *   return new Promise((resolve) => this.signal.addEventListener("abort", resolve));
+   * });
+   * await backend.close(); // the pool sees its runner exit
+   * await assert.rejects(child.done, RunnerExitedError);
+   * await pool.close();
+   * ```
+   */
   async close(): Promise<void> {
     await Promise.all([...this.#running].map((h) => this.stop(h)));
   }
