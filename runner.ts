@@ -16,7 +16,17 @@ import { runRunner } from "./src/runner/main.ts";
 import { consoleLogger } from "./src/util/logger.ts";
 import denoJson from "./deno.json" with { type: "json" };
 
-/** The package version this runner belongs to. */
+/**
+ * The package version this runner belongs to.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { VERSION } from "@flame/docker/runner";
+ *
+ * assert.match(VERSION, /^\d+\.\d+\.\d+/);
+ * ```
+ */
 export const VERSION: string = denoJson.version;
 
 const HELP = `flame-docker runner ${VERSION}

@@ -9,7 +9,19 @@ import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { DockerClient } from "../docker/client.ts";
 import { DockerConnectionError } from "../docker/errors.ts";
 
-/** Exit codes of the CLI, for scripts. */
+/**
+ * Exit codes of the CLI, for scripts.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ExitCode, runCli } from "@flame/docker/cli";
+ *
+ * const quiet = { out: () => {}, err: () => {} };
+ * const code = await runCli(["--socket", "/nonexistent/docker.sock", "reap", "--dry-run"], quiet);
+ * assert.equal(code, ExitCode.Unreachable);
+ * ```
+ */
 export const ExitCode = {
   /** Success: nothing wrong, nothing left over. */
   Ok: 0,

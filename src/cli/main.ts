@@ -11,7 +11,19 @@ import { doctor } from "./doctor.ts";
 import { ps } from "./ps.ts";
 import { reap } from "./reap.ts";
 
-/** The package version the CLI belongs to. */
+/**
+ * The package version the CLI belongs to (what `--version` prints).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { runCli, VERSION } from "@flame/docker/cli";
+ *
+ * const lines: string[] = [];
+ * await runCli(["--version"], { out: (line) => lines.push(line), err: () => {} });
+ * assert.ok(lines[0]?.includes(VERSION));
+ * ```
+ */
 export const VERSION: string = denoJson.version;
 
 const HELP = `${PROG} ${VERSION}: inspect and clean up flame-docker runner containers
@@ -50,11 +62,27 @@ export const consoleIo: CliIo = {
 };
 
 /**
- * Runs the CLI.
+ * Runs the CLI: the same commands as `deno run -A jsr:@flame/docker/cli`,
+ * from code, with the output captured.
  *
  * @param args The command line, without the program.
- * @param io Where to write.
- * @returns The exit code (see the help's "Exit codes").
+ * @param io Where to write; by default the console.
+ * @returns The exit code (see the help's "Exit codes" and {@linkcode ExitCode}).
+ *
+ * @example Capturing a command's output
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ExitCode, runCli } from "@flame/docker/cli";
+ *
+ * const out: string[] = [];
+ * const err: string[] = [];
+ * const io = { out: (line: string) => out.push(line), err: (line: string) => err.push(line) };
+ *
+ * assert.equal(await runCli(["--help"], io), ExitCode.Ok);
+ * assert.ok(out.some((line) => line.includes("reap")));
+ * assert.equal(await runCli(["frobnicate"], io), ExitCode.Usage);
+ * assert.equal(await runCli(["--socket", "/nonexistent/docker.sock", "ps"], io), ExitCode.Unreachable);
+ * ```
  */
 export async function runCli(args: string[], io: CliIo = consoleIo): Promise<number> {
   try {

@@ -48,13 +48,15 @@ const HEX_SIZE = /^0*([0-9A-Fa-f]{1,13})[ \t]*(?:;.*)?$/;
  *
  * @example
  * ```ts
- * import { ChunkedDecoder } from "./chunked.ts";
+ * import assert from "node:assert/strict";
+ * import { ChunkedDecoder } from "@flame/docker/docker";
  *
  * const decoder = new ChunkedDecoder();
  * const input = new TextEncoder().encode("3;ext=1\r\nabc\r\n0\r\nX-T: 1\r\n\r\n");
  * const { data, done } = decoder.push(input);
- * console.assert(done && new TextDecoder().decode(data[0]) === "abc");
- * console.assert(decoder.trailers.get("x-t") === "1");
+ * assert.ok(done);
+ * assert.equal(new TextDecoder().decode(data[0]), "abc");
+ * assert.equal(decoder.trailers.get("x-t"), "1");
  * ```
  */
 export class ChunkedDecoder {
@@ -70,6 +72,16 @@ export class ChunkedDecoder {
    * Creates a decoder for one chunked body.
    *
    * @param options Size limits.
+   *
+   * @example Bounding what a peer can make us buffer
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { ChunkedDecoder, DockerProtocolError } from "@flame/docker/docker";
+   *
+   * const decoder = new ChunkedDecoder({ maxLineSize: 16 });
+   * const hostile = new TextEncoder().encode("1".repeat(64));
+   * assert.throws(() => decoder.push(hostile), DockerProtocolError);
+   * ```
    */
   constructor(options: ChunkedDecoderOptions = {}) {
     this.#maxLineSize = options.maxLineSize ?? 4096;
@@ -80,6 +92,18 @@ export class ChunkedDecoder {
    * Whether the whole body has been decoded.
    *
    * @returns `true` after the last chunk and the trailers.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { ChunkedDecoder } from "@flame/docker/docker";
+   *
+   * const decoder = new ChunkedDecoder();
+   * decoder.push(new TextEncoder().encode("2\r\nhi\r\n"));
+   * assert.equal(decoder.done, false);
+   * decoder.push(new TextEncoder().encode("0\r\n\r\n"));
+   * assert.equal(decoder.done, true);
+   * ```
    */
   get done(): boolean {
     return this.#state === DONE;
@@ -89,6 +113,16 @@ export class ChunkedDecoder {
    * Trailer fields, keyed by lower-cased name (complete once `done`).
    *
    * @returns The trailers read so far.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { ChunkedDecoder } from "@flame/docker/docker";
+   *
+   * const decoder = new ChunkedDecoder();
+   * decoder.push(new TextEncoder().encode("0\r\nX-Checksum: abc\r\n\r\n"));
+   * assert.equal(decoder.trailers.get("x-checksum"), "abc");
+   * ```
    */
   get trailers(): ReadonlyMap<string, string> {
     return this.#trailers;
@@ -100,6 +134,20 @@ export class ChunkedDecoder {
    * @param input Bytes as they arrived.
    * @returns The body bytes found, how much input was used, and whether the body ended.
    * @throws {DockerProtocolError} For an invalid chunk size, a missing CRLF or oversize lines.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { ChunkedDecoder } from "@flame/docker/docker";
+   *
+   * // The body ends inside the input: what follows belongs to the next response.
+   * const decoder = new ChunkedDecoder();
+   * const input = new TextEncoder().encode("5\r\nhello\r\n0\r\n\r\nHTTP/1.1");
+   * const { data, consumed, done } = decoder.push(input);
+   * assert.ok(done);
+   * assert.equal(new TextDecoder().decode(data[0]), "hello");
+   * assert.equal(input.length - consumed, "HTTP/1.1".length);
+   * ```
    */
   push(input: Uint8Array): ChunkedDecodeResult {
     const data: Uint8Array[] = [];

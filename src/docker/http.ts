@@ -46,10 +46,11 @@ const BODYLESS_METHODS = new Set(["GET", "HEAD", "DELETE", "OPTIONS"]);
  *
  * @example
  * ```ts
- * import { encodeRequest } from "./http.ts";
+ * import assert from "node:assert/strict";
+ * import { encodeRequest } from "@flame/docker/docker";
  *
  * const bytes = encodeRequest({ method: "GET", path: "/_ping" });
- * console.assert(new TextDecoder().decode(bytes) === "GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n");
+ * assert.equal(new TextDecoder().decode(bytes), "GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n");
  * ```
  */
 export function encodeRequest(request: HttpRequest): Uint8Array {
@@ -152,12 +153,13 @@ const NO_TRAILERS: ReadonlyMap<string, string> = new Map();
  *
  * @example
  * ```ts
- * import { ResponseParser } from "./http.ts";
+ * import assert from "node:assert/strict";
+ * import { ResponseParser } from "@flame/docker/docker";
  *
  * const parser = new ResponseParser();
  * const bytes = new TextEncoder().encode("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK");
  * const events = parser.push(bytes);
- * console.assert(events.map((e) => e.type).join() === "head,data,end");
+ * assert.deepEqual(events.map((e) => e.type), ["head", "data", "end"]);
  * ```
  */
 export class ResponseParser {
@@ -177,6 +179,17 @@ export class ResponseParser {
    * Creates a parser for one response.
    *
    * @param options The request method and the head size limit.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { ResponseParser } from "@flame/docker/docker";
+   *
+   * // A HEAD response announces a length but carries no body.
+   * const parser = new ResponseParser({ method: "HEAD" });
+   * const head = new TextEncoder().encode("HTTP/1.1 200 OK\r\nContent-Length: 512\r\n\r\n");
+   * assert.deepEqual(parser.push(head).map((e) => e.type), ["head", "end"]);
+   * ```
    */
   constructor(options: ResponseParserOptions = {}) {
     this.#method = options.method ?? "GET";
@@ -187,6 +200,18 @@ export class ResponseParser {
    * Whether the response is complete.
    *
    * @returns `true` once the end event was produced.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { ResponseParser } from "@flame/docker/docker";
+   *
+   * const parser = new ResponseParser();
+   * parser.push(new TextEncoder().encode("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nOK"));
+   * assert.equal(parser.done, false);
+   * parser.push(new TextEncoder().encode("OK"));
+   * assert.equal(parser.done, true);
+   * ```
    */
   get done(): boolean {
     return this.#state === DONE;
@@ -197,6 +222,16 @@ export class ResponseParser {
    * connection that is to be reused).
    *
    * @returns Their count.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { ResponseParser } from "@flame/docker/docker";
+   *
+   * const parser = new ResponseParser();
+   * parser.push(new TextEncoder().encode("HTTP/1.1 204 No Content\r\n\r\njunk"));
+   * assert.equal(parser.excess, 4); // this connection must not be reused
+   * ```
    */
   get excess(): number {
     return this.#excess;
@@ -208,6 +243,24 @@ export class ResponseParser {
    * @param input Bytes as they arrived.
    * @returns The events they complete, in order.
    * @throws {DockerProtocolError} For a malformed or oversize head or body framing.
+   *
+   * @example Bytes arriving one at a time
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { ResponseParser } from "@flame/docker/docker";
+   *
+   * const parser = new ResponseParser();
+   * const body: string[] = [];
+   * const response = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n";
+   * for (const byte of new TextEncoder().encode(response)) {
+   *   for (const event of parser.push(new Uint8Array([byte]))) {
+   *     if (event.type === "head") assert.equal(event.head.status, 200);
+   *     if (event.type === "data") body.push(new TextDecoder().decode(event.data));
+   *     if (event.type === "end") assert.ok(event.keepAlive);
+   *   }
+   * }
+   * assert.equal(body.join(""), "hi");
+   * ```
    */
   push(input: Uint8Array): ResponseEvent[] {
     const events: ResponseEvent[] = [];
@@ -273,6 +326,22 @@ export class ResponseParser {
    *
    * @returns The end event of a body delimited by the close (or nothing).
    * @throws {DockerProtocolError} When the response was not complete.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { DockerProtocolError, ResponseParser } from "@flame/docker/docker";
+   *
+   * // No length and not chunked: the body ends when the connection closes.
+   * const parser = new ResponseParser();
+   * parser.push(new TextEncoder().encode("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nall"));
+   * const [end] = parser.finish();
+   * assert.equal(end?.type, "end");
+   *
+   * const cut = new ResponseParser();
+   * cut.push(new TextEncoder().encode("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort"));
+   * assert.throws(() => cut.finish(), DockerProtocolError);
+   * ```
    */
   finish(): ResponseEvent[] {
     switch (this.#state) {

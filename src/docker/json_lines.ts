@@ -23,13 +23,14 @@ export interface JsonLinesDecoderOptions {
  *
  * @example
  * ```ts
- * import { JsonLinesDecoder } from "./json_lines.ts";
+ * import assert from "node:assert/strict";
+ * import { JsonLinesDecoder } from "@flame/docker/docker";
  *
  * const decoder = new JsonLinesDecoder();
  * const bytes = new TextEncoder().encode('{"status":"a"}\r\n{"sta');
- * console.assert(decoder.push(bytes).length === 1);
- * console.assert(decoder.push(new TextEncoder().encode('tus":"b"}')).length === 0);
- * console.assert(decoder.finish().length === 1);
+ * assert.deepEqual(decoder.push(bytes), [{ status: "a" }]);
+ * assert.deepEqual(decoder.push(new TextEncoder().encode('tus":"b"}')), []);
+ * assert.deepEqual(decoder.finish(), [{ status: "b" }]);
  * ```
  */
 export class JsonLinesDecoder {
@@ -41,6 +42,16 @@ export class JsonLinesDecoder {
    * Creates a decoder for one stream.
    *
    * @param options The line length limit.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { DockerProtocolError, JsonLinesDecoder } from "@flame/docker/docker";
+   *
+   * const decoder = new JsonLinesDecoder({ maxLineLength: 64 });
+   * const endless = new TextEncoder().encode(`{"status":"${"x".repeat(100)}`);
+   * assert.throws(() => decoder.push(endless), DockerProtocolError);
+   * ```
    */
   constructor(options: JsonLinesDecoderOptions = {}) {
     this.#maxLineLength = options.maxLineLength ?? 1048576;
@@ -52,6 +63,17 @@ export class JsonLinesDecoder {
    * @param input Bytes as they arrived.
    * @returns The values of the lines they complete.
    * @throws {DockerProtocolError} For a line that is not JSON or is too long.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { JsonLinesDecoder } from "@flame/docker/docker";
+   *
+   * const decoder = new JsonLinesDecoder();
+   * const lines = '{"status":"Pulling fs layer","id":"a1"}\n\n{"status":"Pull complete","id":"a1"}\n';
+   * const values = decoder.push(new TextEncoder().encode(lines)) as { status: string }[];
+   * assert.deepEqual(values.map((v) => v.status), ["Pulling fs layer", "Pull complete"]);
+   * ```
    */
   push(input: Uint8Array): unknown[] {
     const text = this.#rest + this.#text.decode(input, { stream: true });
@@ -73,6 +95,16 @@ export class JsonLinesDecoder {
    *
    * @returns The value of that line, if any.
    * @throws {DockerProtocolError} When it is not JSON.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { JsonLinesDecoder } from "@flame/docker/docker";
+   *
+   * const decoder = new JsonLinesDecoder();
+   * assert.deepEqual(decoder.push(new TextEncoder().encode('{"done":true}')), []);
+   * assert.deepEqual(decoder.finish(), [{ done: true }]);
+   * ```
    */
   finish(): unknown[] {
     const values: unknown[] = [];

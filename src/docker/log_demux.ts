@@ -25,11 +25,13 @@ const HEADER_SIZE = 8;
  *
  * @example
  * ```ts
- * import { LogDemuxer } from "./log_demux.ts";
+ * import assert from "node:assert/strict";
+ * import { LogDemuxer } from "@flame/docker/docker";
  *
  * const demuxer = new LogDemuxer();
  * const chunks = demuxer.push(new Uint8Array([2, 0, 0, 0, 0, 0, 0, 2, 104, 105]));
- * console.assert(chunks[0]?.stream === "stderr" && chunks[0].data.length === 2);
+ * assert.equal(chunks[0]?.stream, "stderr");
+ * assert.equal(new TextDecoder().decode(chunks[0]?.data), "hi");
  * demuxer.finish();
  * ```
  */
@@ -47,6 +49,20 @@ export class LogDemuxer {
    * @returns The output chunks they contain, as views into `input`.
    * @throws {DockerProtocolError} For an unknown stream type, or when the engine
    * reports an error inside the stream.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { LogDemuxer } from "@flame/docker/docker";
+   *
+   * // One stdout frame ("ok\n") arriving in two pieces, split inside its header.
+   * const frame = new Uint8Array([1, 0, 0, 0, 0, 0, 0, 3, 111, 107, 10]);
+   * const demuxer = new LogDemuxer();
+   * assert.deepEqual(demuxer.push(frame.subarray(0, 5)), []);
+   * const [chunk] = demuxer.push(frame.subarray(5));
+   * assert.equal(chunk?.stream, "stdout");
+   * assert.equal(new TextDecoder().decode(chunk?.data), "ok\n");
+   * ```
    */
   push(input: Uint8Array): LogChunk[] {
     const chunks: LogChunk[] = [];
@@ -79,6 +95,16 @@ export class LogDemuxer {
    * Ends the stream.
    *
    * @throws {DockerProtocolError} When it stopped inside a frame.
+   *
+   * @example A stream cut short
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { DockerProtocolError, LogDemuxer } from "@flame/docker/docker";
+   *
+   * const demuxer = new LogDemuxer();
+   * demuxer.push(new Uint8Array([1, 0, 0, 0, 0, 0, 0, 9, 104])); // 1 of 9 payload bytes
+   * assert.throws(() => demuxer.finish(), DockerProtocolError);
+   * ```
    */
   finish(): void {
     if (this.#headerFill !== 0 || this.#remaining !== 0) {
