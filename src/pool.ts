@@ -59,25 +59,65 @@ export interface PoolOptions {
   backend: Backend;
   /** Most runners at once (≥ 1, ≥ `min`). */
   max: number;
-  /** Runners booted at start and kept. @default 0 */
+  /**
+   * Runners booted at start and kept.
+   *
+   * @default {0}
+   */
   min?: number;
-  /** Concurrent calls per runner. @default 100 */
+  /**
+   * Concurrent calls per runner.
+   *
+   * @default {100}
+   */
   maxConcurrency?: number;
-  /** Milliseconds per call, queueing included (`Infinity`: none). @default 30000 */
+  /**
+   * Milliseconds per call, queueing included (`Infinity`: none).
+   *
+   * @default {30000}
+   */
   timeout?: number;
-  /** Milliseconds for a runner to start, connect and authenticate. @default 30000 */
+  /**
+   * Milliseconds for a runner to start, connect and authenticate.
+   *
+   * @default {30000}
+   */
   bootTimeout?: number;
-  /** Milliseconds a runner above `min` may stay idle (`Infinity`: forever). @default 30000 */
+  /**
+   * Milliseconds a runner above `min` may stay idle (`Infinity`: forever).
+   *
+   * @default {30000}
+   */
   idleShutdownAfter?: number;
-  /** Milliseconds a runner counted in `min` may stay idle. @default Infinity */
+  /**
+   * Milliseconds a runner counted in `min` may stay idle.
+   *
+   * @default {Infinity}
+   */
   minIdleShutdownAfter?: number;
-  /** Each runner serves one call, then is replaced. @default false */
+  /**
+   * Each runner serves one call, then is replaced.
+   *
+   * @default {false}
+   */
   singleUse?: boolean;
-  /** Milliseconds `close()` lets in-flight calls finish. @default 30000 */
+  /**
+   * Milliseconds `close()` lets in-flight calls finish.
+   *
+   * @default {30000}
+   */
   shutdownTimeout?: number;
-  /** Milliseconds between heartbeats on each link. @default 1000 */
+  /**
+   * Milliseconds between heartbeats on each link.
+   *
+   * @default {1000}
+   */
   heartbeatInterval?: number;
-  /** Silence after which a runner (or, on its side, the parent) counts as dead. @default 5000 */
+  /**
+   * Silence after which a runner (or, on its side, the parent) counts as dead.
+   *
+   * @default {5000}
+   */
   heartbeatTimeout?: number;
   /** Called when a runner starts booting. */
   onGrowStart?: (event: GrowStartEvent) => void;
@@ -92,15 +132,23 @@ export interface PoolOptions {
    * pulls, reaps), shaped for OpenTelemetry: a name and flat attributes.
    */
   onEvent?: FlameEventListener;
-  /** Where the pool logs (an `@std/log` Logger works). @default silent */
+  /**
+   * Where the pool logs (an `@std/log` Logger works). Defaults to logging nothing.
+   */
   logger?: Logger;
-  /** The pool's name, in runner ids, labels and logs. @default "flame" */
+  /**
+   * The pool's name, in runner ids, labels and logs.
+   *
+   * @default {"flame"}
+   */
   name?: string;
 }
 
 /** Per-call options. */
 export interface CallOptions {
-  /** Milliseconds for this call, queueing included. @default the pool's `timeout` */
+  /**
+   * Milliseconds for this call, queueing included. Defaults to the pool's `timeout`.
+   */
   timeout?: number;
   /** Aborting it cancels the call, on the runner too. */
   signal?: AbortSignal;
@@ -312,7 +360,18 @@ export function functionSource(fn: unknown): string {
  * ```
  */
 export class Pool implements AsyncDisposable {
-  /** The pool's name. */
+  /**
+   * The pool's name.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { LocalBackend, Pool } from "@flame/docker";
+   *
+   * await using pool = new Pool({ backend: new LocalBackend(), max: 1, name: "thumbs" });
+   * assert.equal(pool.name, "thumbs");
+   * ```
+   */
   readonly name: string;
   #backend: Backend;
   #log: Logger;
@@ -353,6 +412,26 @@ export class Pool implements AsyncDisposable {
    * @param options The backend, sizes, timings and hooks.
    * @throws {TypeError} When an option has the wrong type.
    * @throws {RangeError} When an option is out of range.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { LocalBackend, Pool } from "@flame/docker";
+   *
+   * await using pool = new Pool({
+   *   backend: new LocalBackend(),
+   *   name: "thumbs",
+   *   min: 0,
+   *   max: 4,
+   *   maxConcurrency: 10,
+   *   timeout: 5_000,
+   *   idleShutdownAfter: 10_000,
+   * });
+   * assert.equal(await pool.call(() => "ready"), "ready");
+   *
+   * assert.throws(() => new Pool({ backend: new LocalBackend(), max: 0 }), RangeError);
+   * assert.throws(() => new Pool({ backend: new LocalBackend(), max: 1, min: 2 }), RangeError);
+   * ```
    */
   constructor(options: PoolOptions) {
     if (typeof options !== "object" || options === null) {
@@ -489,6 +568,21 @@ export class Pool implements AsyncDisposable {
    * @param fn A self-contained function.
    * @param args Its arguments.
    * @param options Timeout and abort signal.
+   *
+   * @example Fire and forget, with failures reported
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { LocalBackend, Pool, RemoteError } from "@flame/docker";
+   *
+   * const failed = Promise.withResolvers<unknown>();
+   * await using pool = new Pool({ backend: new LocalBackend(), max: 1, onCastError: failed.resolve });
+   * pool.cast((channel: string) => {
+   *   throw new Error(`Cannot notify ${channel}`);
+   * }, ["ops"]);
+   * const error = await failed.promise;
+   * assert.ok(error instanceof RemoteError);
+   * assert.equal(error.message, "Cannot notify ops");
+   * ```
    */
   cast<A extends unknown[], R>(
     fn: ShippableFunction<A, R>,
@@ -562,7 +656,22 @@ export class Pool implements AsyncDisposable {
    * @param options Timeout and abort signal for every call through this proxy.
    * @returns The proxy.
    *
-   * @example
+   * @example A module the runner can import
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { LocalBackend, Pool } from "@flame/docker";
+   *
+   * interface MathModule {
+   *   double(n: number): number;
+   * }
+   * await using pool = new Pool({ backend: new LocalBackend(), max: 1 });
+   * const math = pool.module<MathModule>(
+   *   "data:text/javascript,export function double(n) { return n * 2; }",
+   * );
+   * assert.equal(await math.double(21), 42);
+   * ```
+   *
+   * @example Typed by the module itself (`./jobs.ts` must exist)
    * ```ts ignore
    * const jobs = pool.module<typeof import("./jobs.ts")>(import.meta.resolve("./jobs.ts"));
    * const png = await jobs.thumbnail(bytes, { width: 128 });
@@ -630,6 +739,23 @@ export class Pool implements AsyncDisposable {
    * A snapshot of runners, slots, queue and counters. Holds no secret.
    *
    * @returns The snapshot.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { LocalBackend, Pool } from "@flame/docker";
+   *
+   * await using pool = new Pool({ backend: new LocalBackend(), max: 2 });
+   * assert.equal(pool.stats().runners, 0);
+   * await pool.call(() => 1);
+   * const { runners, boots, callsOk, busySlots } = pool.stats();
+   * assert.deepEqual({ runners, boots, callsOk, busySlots }, {
+   *   runners: 1,
+   *   boots: 1,
+   *   callsOk: 1,
+   *   busySlots: 0,
+   * });
+   * ```
    */
   stats(): PoolStats {
     return {
@@ -645,13 +771,53 @@ export class Pool implements AsyncDisposable {
    * Stops taking calls, lets in-flight calls finish for up to
    * `shutdownTimeout`, then stops every runner and releases the port.
    * Queued callers get `PoolClosedError`. Idempotent.
+   *
+   * @returns Once every runner is stopped and the backend closed.
+   *
+   * @example In-flight calls finish; later calls are refused
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { LocalBackend, Pool, PoolClosedError } from "@flame/docker";
+   *
+   * const pool = new Pool({ backend: new LocalBackend(), max: 1 });
+   * await pool.call(() => "warm"); // a runner is up: the next call starts at once
+   * const inFlight = pool.call(async () => {
+   *   await new Promise((resolve) => setTimeout(resolve, 20));
+   *   return "finished";
+   * });
+   * await pool.close();
+   * assert.equal(await inFlight, "finished");
+   * assert.equal(pool.stats().runners, 0);
+   * await assert.rejects(pool.call(() => 1), PoolClosedError);
+   * ```
    */
   close(): Promise<void> {
     this.#closing ??= this.#close();
     return this.#closing;
   }
 
-  /** `await using pool = new Pool(...)` closes it at the end of the scope. */
+  /**
+   * `await using pool = new Pool(...)` closes it at the end of the scope.
+   *
+   * @returns Once the pool is closed, as {@linkcode Pool.close}.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { LocalBackend, Pool } from "@flame/docker";
+   *
+   * let runnersAfter = -1;
+   * {
+   *   await using pool = new Pool({
+   *     backend: new LocalBackend(),
+   *     max: 1,
+   *     onShrink: () => runnersAfter = 0,
+   *   });
+   *   await pool.call(() => 1);
+   * } // closed here, its runner stopped
+   * assert.equal(runnersAfter, 0);
+   * ```
+   */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
