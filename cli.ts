@@ -13,11 +13,12 @@
  *
  * @example Running a command from code
  * ```ts
- * import { runCli } from "./cli.ts";
+ * import assert from "node:assert/strict";
+ * import { runCli } from "@flame/docker/cli";
  *
  * const lines: string[] = [];
  * const code = await runCli(["--version"], { out: (l) => lines.push(l), err: () => {} });
- * console.assert(code === 0 && lines.length === 1);
+ * assert.ok(code === 0 && lines.length === 1);
  * ```
  *
  * @module

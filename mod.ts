@@ -6,11 +6,12 @@
  *
  * @example
  * ```ts
- * import { LocalBackend, Pool } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ * import { LocalBackend, Pool } from "@flame/docker";
  *
  * await using pool = new Pool({ backend: new LocalBackend(), max: 2 });
  * const n = await pool.call((a: number, b: number) => a + b, [1, 2]);
- * console.assert(n === 3);
+ * assert.equal(n, 3);
  * ```
  *
  * @module

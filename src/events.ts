@@ -5,11 +5,12 @@
  *
  * @example
  * ```ts
- * import type { FlameEvent } from "./events.ts";
+ * import assert from "node:assert/strict";
+ * import type { FlameEvent } from "@flame/docker";
  * const seen: FlameEvent[] = [];
  * const onEvent = (e: FlameEvent) => seen.push(e);
  * onEvent({ name: "flame.runner.boot.start", time: Date.now(), attributes: { "flame.pool": "p" } });
- * console.assert(seen[0]?.attributes["flame.pool"] === "p");
+ * assert.equal(seen[0]?.attributes["flame.pool"], "p");
  * ```
  *
  * @module

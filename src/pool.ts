@@ -307,8 +307,9 @@ const sourceOf = new WeakMap<object, string>();
  *
  * @example
  * ```ts
- * import { functionSource } from "./pool.ts";
- * console.assert(functionSource((a: number) => a * 2).includes("a * 2"));
+ * import assert from "node:assert/strict";
+ * import { functionSource } from "@flame/docker";
+ * assert.ok(functionSource((a: number) => a * 2).includes("a * 2"));
  * ```
  */
 export function functionSource(fn: unknown): string {
@@ -353,10 +354,11 @@ export function functionSource(fn: unknown): string {
  *
  * @example
  * ```ts
- * import { LocalBackend, Pool } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ * import { LocalBackend, Pool } from "@flame/docker";
  * await using pool = new Pool({ backend: new LocalBackend(), max: 2 });
  * const sum = await pool.call((a: number, b: number) => a + b, [1, 2]);
- * console.assert(sum === 3);
+ * assert.equal(sum, 3);
  * ```
  */
 export class Pool implements AsyncDisposable {
@@ -542,10 +544,11 @@ export class Pool implements AsyncDisposable {
    *
    * @example
    * ```ts
-   * import { LocalBackend, Pool } from "../mod.ts";
+   * import assert from "node:assert/strict";
+   * import { LocalBackend, Pool } from "@flame/docker";
    * await using pool = new Pool({ backend: new LocalBackend(), max: 1 });
    * const out = await pool.call((s: string) => s.toUpperCase(), ["hi"], { timeout: 5000 });
-   * console.assert(out === "HI");
+   * assert.equal(out, "HI");
    * ```
    */
   call<A extends unknown[], R>(
@@ -610,7 +613,7 @@ export class Pool implements AsyncDisposable {
    *
    * @example
    * ```ts
-   * import { LocalBackend, Pool } from "../mod.ts";
+   * import { LocalBackend, Pool } from "@flame/docker";
    * await using pool = new Pool({ backend: new LocalBackend(), max: 1 });
    * const child = await pool.placeChild(function () {
    *   return new Promise((resolve) => this.signal.addEventListener("abort", () => resolve("stopped")));

@@ -42,7 +42,7 @@ export interface RunnerHandle {
  *
  * @example
  * ```ts
- * import type { Backend } from "./backend.ts";
+ * import type { Backend } from "@flame/docker";
  * function describe(b: Backend): string {
  *   return `backend ${b.name}`;
  * }

@@ -50,9 +50,10 @@ import type {
  *
  * @example
  * ```ts
- * import { MAX_API_VERSION } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ * import { MAX_API_VERSION } from "@flame/docker/docker";
  *
- * console.assert(MAX_API_VERSION === "1.41");
+ * assert.equal(MAX_API_VERSION, "1.41");
  * ```
  */
 export const MAX_API_VERSION = "1.41";
@@ -61,9 +62,10 @@ export const MAX_API_VERSION = "1.41";
  *
  * @example
  * ```ts
- * import { MIN_API_VERSION } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ * import { MIN_API_VERSION } from "@flame/docker/docker";
  *
- * console.assert(MIN_API_VERSION === "1.24");
+ * assert.equal(MIN_API_VERSION, "1.24");
  * ```
  */
 export const MIN_API_VERSION = "1.24";
@@ -149,7 +151,7 @@ const textDecoder = new TextDecoder();
  *
  * @example Running a container and reading its output
  * ```ts
- * import { collectLogs, DockerClient } from "./mod.ts";
+ * import { collectLogs, DockerClient } from "@flame/docker/docker";
  *
  * // Needs a running engine and the image.
  * export async function echo(text: string): Promise<string> {
@@ -182,7 +184,7 @@ export class DockerClient implements AsyncDisposable {
    *
    * @example
    * ```ts
-   * import { DockerClient } from "./mod.ts";
+   * import { DockerClient } from "@flame/docker/docker";
    *
    * await using docker = new DockerClient({ socketPath: "unix:///var/run/docker.sock", timeout: 30_000 });
    * ```
@@ -212,10 +214,11 @@ export class DockerClient implements AsyncDisposable {
    *
    * @example
    * ```ts
-   * import { DockerClient } from "./mod.ts";
+   * import assert from "node:assert/strict";
+   * import { DockerClient } from "@flame/docker/docker";
    *
    * await using docker = new DockerClient({ socketPath: "/var/run/docker.sock" });
-   * console.assert(docker.endpoint === undefined); // nothing connected yet
+   * assert.equal(docker.endpoint, undefined); // nothing connected yet
    * ```
    */
   get endpoint(): DockerEndpoint | undefined {
@@ -229,10 +232,11 @@ export class DockerClient implements AsyncDisposable {
    *
    * @example
    * ```ts
-   * import { DockerClient } from "./mod.ts";
+   * import assert from "node:assert/strict";
+   * import { DockerClient } from "@flame/docker/docker";
    *
    * await using docker = new DockerClient({ apiVersion: "1.41" });
-   * console.assert(docker.apiVersion === "1.41");
+   * assert.equal(docker.apiVersion, "1.41");
    * ```
    */
   get apiVersion(): string | undefined {
@@ -246,11 +250,12 @@ export class DockerClient implements AsyncDisposable {
    *
    * @example
    * ```ts
-   * import { DockerClient } from "./mod.ts";
+   * import assert from "node:assert/strict";
+   * import { DockerClient } from "@flame/docker/docker";
    *
    * await using docker = new DockerClient();
    * const { idle, busy } = docker.connections;
-   * console.assert(idle === 0 && busy === 0);
+   * assert.ok(idle === 0 && busy === 0);
    * ```
    */
   get connections(): ConnectionPoolStats {
@@ -264,7 +269,7 @@ export class DockerClient implements AsyncDisposable {
    *
    * @example
    * ```ts
-   * import { DockerClient } from "./mod.ts";
+   * import { DockerClient } from "@flame/docker/docker";
    *
    * const docker = new DockerClient();
    * await docker.close();
@@ -282,11 +287,12 @@ export class DockerClient implements AsyncDisposable {
    *
    * @example
    * ```ts
-   * import { DockerClient } from "./mod.ts";
+   * import assert from "node:assert/strict";
+   * import { DockerClient } from "@flame/docker/docker";
    *
    * {
    *   await using docker = new DockerClient();
-   *   console.assert(docker.connections.busy === 0);
+   *   assert.equal(docker.connections.busy, 0);
    * } // closed here
    * ```
    */
@@ -305,7 +311,7 @@ export class DockerClient implements AsyncDisposable {
    *
    * @example
    * ```ts
-   * import { DockerClient } from "./mod.ts";
+   * import { DockerClient } from "@flame/docker/docker";
    *
    * // Needs a running engine.
    * export async function apiPrefix(docker: DockerClient): Promise<string> {
@@ -335,7 +341,7 @@ export class DockerClient implements AsyncDisposable {
    *
    * @example
    * ```ts
-   * import { DockerClient } from "./mod.ts";
+   * import { DockerClient } from "@flame/docker/docker";
    *
    * // Needs a running engine.
    * export async function engineApiVersion(): Promise<string | undefined> {
@@ -377,7 +383,7 @@ export class DockerClient implements AsyncDisposable {
    *
    * @example
    * ```ts
-   * import { DockerClient } from "./mod.ts";
+   * import { DockerClient } from "@flame/docker/docker";
    *
    * // Needs a running engine.
    * export async function engineVersion(docker: DockerClient): Promise<string> {
@@ -400,7 +406,7 @@ export class DockerClient implements AsyncDisposable {
    *
    * @example
    * ```ts
-   * import { DockerClient, DockerError } from "./mod.ts";
+   * import { DockerClient, DockerError } from "@flame/docker/docker";
    *
    * // Needs a running engine.
    * export async function hasImage(docker: DockerClient, image: string): Promise<boolean> {
@@ -435,7 +441,7 @@ export class DockerClient implements AsyncDisposable {
    *
    * @example
    * ```ts
-   * import { DockerClient } from "./mod.ts";
+   * import { DockerClient } from "@flame/docker/docker";
    *
    * // Needs a running engine and a reachable registry.
    * export async function pull(docker: DockerClient, image: string): Promise<void> {
@@ -495,7 +501,7 @@ export class DockerClient implements AsyncDisposable {
    *
    * @example
    * ```ts
-   * import { DockerClient, DockerError } from "./mod.ts";
+   * import { DockerClient, DockerError } from "@flame/docker/docker";
    *
    * // Needs a running engine and the image.
    * export async function createDemo(docker: DockerClient): Promise<string | undefined> {
@@ -543,7 +549,7 @@ export class DockerClient implements AsyncDisposable {
    *
    * @example
    * ```ts
-   * import { DockerClient } from "./mod.ts";
+   * import { DockerClient } from "@flame/docker/docker";
    *
    * // Needs a running engine.
    * export async function ensureRunning(docker: DockerClient, id: string): Promise<void> {
@@ -574,7 +580,7 @@ export class DockerClient implements AsyncDisposable {
    *
    * @example
    * ```ts
-   * import { DockerClient } from "./mod.ts";
+   * import { DockerClient } from "@flame/docker/docker";
    *
    * // Needs a running engine.
    * export async function stopQuickly(docker: DockerClient, id: string): Promise<boolean> {
@@ -605,7 +611,7 @@ export class DockerClient implements AsyncDisposable {
    *
    * @example
    * ```ts
-   * import { DockerClient } from "./mod.ts";
+   * import { DockerClient } from "@flame/docker/docker";
    *
    * // Needs a running engine.
    * export async function terminate(docker: DockerClient, id: string): Promise<void> {
@@ -635,7 +641,7 @@ export class DockerClient implements AsyncDisposable {
    *
    * @example
    * ```ts
-   * import { DockerClient } from "./mod.ts";
+   * import { DockerClient } from "@flame/docker/docker";
    *
    * // Needs a running engine.
    * export async function exitCode(docker: DockerClient, id: string): Promise<number> {
@@ -669,7 +675,7 @@ export class DockerClient implements AsyncDisposable {
    *
    * @example
    * ```ts
-   * import { DockerClient } from "./mod.ts";
+   * import { DockerClient } from "@flame/docker/docker";
    *
    * // Needs a running engine.
    * export async function isRunning(docker: DockerClient, id: string): Promise<boolean> {
@@ -699,7 +705,7 @@ export class DockerClient implements AsyncDisposable {
    *
    * @example
    * ```ts
-   * import { DockerClient } from "./mod.ts";
+   * import { DockerClient } from "@flame/docker/docker";
    *
    * // Needs a running engine.
    * export async function tail(docker: DockerClient, id: string): Promise<void> {
@@ -754,7 +760,7 @@ export class DockerClient implements AsyncDisposable {
    *
    * @example
    * ```ts
-   * import { type ContainerSummary, DockerClient } from "./mod.ts";
+   * import { type ContainerSummary, DockerClient } from "@flame/docker/docker";
    *
    * // Needs a running engine.
    * export function demoContainers(docker: DockerClient): Promise<ContainerSummary[]> {
@@ -788,7 +794,7 @@ export class DockerClient implements AsyncDisposable {
    *
    * @example
    * ```ts
-   * import { DockerClient } from "./mod.ts";
+   * import { DockerClient } from "@flame/docker/docker";
    *
    * // Needs a running engine.
    * export async function discard(docker: DockerClient, id: string): Promise<void> {
@@ -819,7 +825,7 @@ export class DockerClient implements AsyncDisposable {
    *
    * @example
    * ```ts
-   * import { DockerClient } from "./mod.ts";
+   * import { DockerClient } from "@flame/docker/docker";
    *
    * // Needs a running engine.
    * export async function gateway(docker: DockerClient, network: string): Promise<string | undefined> {

@@ -155,13 +155,14 @@ export interface CollectedLogs {
  *
  * @example
  * ```ts
- * import { collectLogs, type LogChunk } from "./log_demux.ts";
+ * import assert from "node:assert/strict";
+ * import { collectLogs, type LogChunk } from "@flame/docker/docker";
  *
  * async function* chunks(): AsyncGenerator<LogChunk> {
  *   yield { stream: "stdout", data: new TextEncoder().encode("hi\n") };
  * }
  * const { stdout, stderr } = await collectLogs(chunks());
- * console.assert(stdout === "hi\n" && stderr === "");
+ * assert.ok(stdout === "hi\n" && stderr === "");
  * ```
  */
 export async function collectLogs(

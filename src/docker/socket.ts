@@ -58,9 +58,10 @@ export interface DockerEndpointCandidatesOptions {
  *
  * @example
  * ```ts
- * import { DEFAULT_DOCKER_SOCKET } from "./socket.ts";
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_DOCKER_SOCKET } from "@flame/docker/docker";
  *
- * console.assert(DEFAULT_DOCKER_SOCKET === "/var/run/docker.sock");
+ * assert.equal(DEFAULT_DOCKER_SOCKET, "/var/run/docker.sock");
  * ```
  */
 export const DEFAULT_DOCKER_SOCKET = "/var/run/docker.sock";
@@ -75,10 +76,11 @@ export const DEFAULT_DOCKER_SOCKET = "/var/run/docker.sock";
  *
  * @example
  * ```ts
- * import { parseDockerHost } from "./socket.ts";
+ * import assert from "node:assert/strict";
+ * import { parseDockerHost } from "@flame/docker/docker";
  *
  * const endpoint = parseDockerHost("tcp://127.0.0.1:2375");
- * console.assert(endpoint.transport === "tcp" && endpoint.port === 2375);
+ * assert.ok(endpoint.transport === "tcp" && endpoint.port === 2375);
  * ```
  */
 export function parseDockerHost(value: string): DockerEndpoint {
@@ -111,9 +113,10 @@ export function parseDockerHost(value: string): DockerEndpoint {
  *
  * @example
  * ```ts
- * import { formatDockerEndpoint } from "./socket.ts";
+ * import assert from "node:assert/strict";
+ * import { formatDockerEndpoint } from "@flame/docker/docker";
  *
- * console.assert(
+ * assert.ok(
  *   formatDockerEndpoint({ transport: "unix", path: "/var/run/docker.sock" }) ===
  *     "unix:///var/run/docker.sock",
  * );
@@ -138,11 +141,12 @@ export function formatDockerEndpoint(endpoint: DockerEndpoint): string {
  *
  * @example
  * ```ts
- * import { dockerEndpointCandidates } from "./socket.ts";
+ * import assert from "node:assert/strict";
+ * import { dockerEndpointCandidates } from "@flame/docker/docker";
  *
  * const env: Record<string, string> = { XDG_RUNTIME_DIR: "/run/user/1000" };
  * const candidates = dockerEndpointCandidates({ env: (name) => env[name] });
- * console.assert(candidates.map((c) => c.value).join() ===
+ * assert.ok(candidates.map((c) => c.value).join() ===
  *   "/run/user/1000/docker.sock,/var/run/docker.sock");
  * ```
  */
@@ -205,13 +209,14 @@ export interface DiscoveredDockerEndpoint<T> {
  *
  * @example
  * ```ts
- * import { discoverDockerEndpoint } from "./socket.ts";
+ * import assert from "node:assert/strict";
+ * import { discoverDockerEndpoint } from "@flame/docker/docker";
  *
  * const found = await discoverDockerEndpoint({
  *   env: () => undefined,
  *   probe: (endpoint) => Promise.resolve(endpoint.transport),
  * });
- * console.assert(found.probed === "unix");
+ * assert.equal(found.probed, "unix");
  * ```
  */
 export async function discoverDockerEndpoint<T>(

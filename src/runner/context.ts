@@ -3,7 +3,7 @@
  *
  * @example
  * ```ts
- * import type { CallContext } from "./context.ts";
+ * import type { CallContext } from "@flame/docker";
  * async function slow(this: CallContext, ms: number): Promise<string> {
  *   await new Promise((r) => setTimeout(r, ms));
  *   return this.signal.aborted ? "cancelled" : "done";

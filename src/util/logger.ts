@@ -5,7 +5,8 @@
  *
  * @example
  * ```ts
- * import type { Logger } from "./logger.ts";
+ * import assert from "node:assert/strict";
+ * import type { Logger } from "@flame/docker";
  * const lines: string[] = [];
  * const logger: Logger = {
  *   debug: (m) => lines.push(m),
@@ -14,7 +15,7 @@
  *   error: (m) => lines.push(m),
  * };
  * logger.info("hello");
- * console.assert(lines[0] === "hello");
+ * assert.equal(lines[0], "hello");
  * ```
  */
 export interface Logger {
