@@ -42,6 +42,7 @@ export {
 } from "./src/errors.ts";
 export { DataCloneError } from "./src/protocol/codec.ts";
 export { ProtocolError } from "./src/protocol/errors.ts";
+export type { WireError } from "./src/protocol/messages.ts";
 export { DockerConnectionError, DockerError, DockerProtocolError } from "./src/docker/errors.ts";
 export { DockerClient, type DockerClientOptions } from "./src/docker/client.ts";
 export type { Backend, BootSpec, ParentAddress, RunnerHandle } from "./src/backends/backend.ts";
