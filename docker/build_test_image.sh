@@ -37,6 +37,11 @@ printf 'hosts: files dns\n' > "$ctx/rootfs/etc/nsswitch.conf"
 printf 'root:x:0:0:root:/root:/nonexistent\n' > "$ctx/rootfs/etc/passwd"
 # The repository's sources (no VCS data, no build output).
 tar -C "$root" --exclude=./.git --exclude=./.build --exclude=./node_modules -cf - . | tar -C "$ctx/app" -xf -
+previous="$(docker image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)"
 docker build -q -f "$root/docker/test_runner.Dockerfile" --build-arg "APP_DIR=$root" \
   --label "dev.flame-docker.source-id=$(source_id)" -t "$tag" "$ctx" >/dev/null
+# The image this build replaced is left untagged: remove it unless a container still uses it.
+if [ -n "$previous" ] && [ "$previous" != "$(docker image inspect --format '{{.Id}}' "$tag")" ]; then
+  docker rmi "$previous" >/dev/null 2>&1 || true
+fi
 echo "built $tag"
