@@ -22,26 +22,7 @@ export async function docker(...args: string[]): Promise<string> {
   return new TextDecoder().decode(out.stdout).trim();
 }
 
-/** Whether the engine answers `/_ping` on `socket`. */
-export async function engineAnswers(socket: string): Promise<boolean> {
-  try {
-    const conn = await Deno.connect({ transport: "unix", path: socket });
-    try {
-      await conn.write(
-        new TextEncoder().encode(
-          "GET /_ping HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n",
-        ),
-      );
-      const buf = new Uint8Array(64);
-      const n = await conn.read(buf);
-      return new TextDecoder().decode(buf.subarray(0, n ?? 0)).startsWith("HTTP/1.1 200");
-    } finally {
-      conn.close();
-    }
-  } catch {
-    return false;
-  }
-}
+export { engineAnswers } from "../tests/_helpers/docker.ts";
 
 /** A fresh `--internal` network for one bench run, and its gateway. */
 export interface BenchNetwork {

@@ -20,9 +20,10 @@ export const TEST_IMAGE: string = Deno.env.get("FLAME_TEST_IMAGE") ??
 /** Label put on everything a test creates, so leftovers can be found. */
 export const TEST_LABEL = "dev.flame-docker.test";
 
-async function probe(): Promise<boolean> {
+/** Whether an engine answers `GET /_ping` on the unix socket `socket` (a raw request: no client code involved). */
+export async function engineAnswers(socket: string): Promise<boolean> {
   try {
-    const conn = await Deno.connect({ transport: "unix", path: DOCKER_SOCKET });
+    const conn = await Deno.connect({ transport: "unix", path: socket });
     try {
       await conn.write(
         new TextEncoder().encode(
@@ -41,7 +42,7 @@ async function probe(): Promise<boolean> {
 }
 
 /** Whether an engine answered `/_ping` when the test module loaded. */
-export const dockerAvailable: boolean = await probe();
+export const dockerAvailable: boolean = await engineAnswers(DOCKER_SOCKET);
 
 /** Pass as `ignore` to `Deno.test`: true only when Docker is absent and not required. */
 export const ignoreWithoutDocker: boolean = !dockerAvailable && !DOCKER_REQUIRED;

@@ -6,6 +6,7 @@
  * `FLAME_FUZZ_REPLAY=<target>:<seed>` replays exactly that input.
  */
 
+import { concat } from "../../src/util/bytes.ts";
 import { mulberry32 } from "../_helpers/prng.ts";
 
 /** What to fuzz. */
@@ -42,18 +43,6 @@ const encoder = new TextEncoder();
 /** UTF-8 bytes of each string. */
 export function tokens(...texts: string[]): Uint8Array[] {
   return texts.map((t) => encoder.encode(t));
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 const BOUNDARY = [0, 1, 0x7f, 0x80, 0xff, 0x0a, 0x0d, 0x30, 0x3a];
