@@ -88,6 +88,45 @@ Deno.test({
 });
 
 Deno.test({
+  name: "[docker] hostConfig, mounts and cmd pass through to the container",
+  ignore: ignoreWithoutDocker,
+  fn: async () => {
+    const name = `t-docker-pass-${suffix}`;
+    try {
+      const cmd = ["/usr/local/bin/deno", "run", "--allow-all", "--no-prompt", "runner.ts"];
+      await using pool = new Pool({
+        backend: backend({
+          hostConfig: { Memory: 512 * 1024 * 1024, Init: true },
+          mounts: [{ Type: "tmpfs", Target: "/scratch" }],
+          cmd,
+        }),
+        max: 1,
+        name,
+      });
+      // The tmpfs is writable from the runner.
+      const wrote = await pool.call(async () => {
+        await Deno.writeTextFile("/scratch/x", "ok");
+        return await Deno.readTextFile("/scratch/x");
+      });
+      assert.equal(wrote, "ok");
+      const [id] = await containersOf(name);
+      const inspect = JSON.parse(await docker("inspect", id!))[0];
+      assert.deepEqual(inspect.Config.Cmd, cmd);
+      assert.equal(inspect.HostConfig.Memory, 512 * 1024 * 1024);
+      assert.equal(inspect.HostConfig.Init, true);
+      assert.equal(inspect.HostConfig.AutoRemove, true, "AutoRemove stays the backend's");
+      assert.equal(inspect.HostConfig.NetworkMode, NETWORK, "NetworkMode stays the backend's");
+      assert.deepEqual(
+        inspect.HostConfig.Mounts.map((m: { Type: string; Target: string }) => [m.Type, m.Target]),
+        [["tmpfs", "/scratch"]],
+      );
+    } finally {
+      await assertNothingLeft(name);
+    }
+  },
+});
+
+Deno.test({
   name: "[docker] a missing image that cannot be pulled fails the boot clearly, in bounded time",
   ignore: ignoreWithoutDocker,
   fn: async () => {
