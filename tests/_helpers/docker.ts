@@ -179,3 +179,16 @@ export async function parentOutcome(
   const last = logs.split("\n").filter((l) => l.startsWith("{")).pop();
   return { code, logs, result: last === undefined ? undefined : JSON.parse(last) };
 }
+
+/**
+ * Creates an internal test network shared by a whole test file. The file's last
+ * test should remove it; when a filter skips that test, it is removed as the
+ * test process exits.
+ */
+export async function createFileNetwork(name: string): Promise<void> {
+  await docker("network", "create", "--internal", "--label", TEST_LABEL, name);
+  globalThis.addEventListener("unload", () => {
+    new Deno.Command("docker", { args: ["network", "rm", name], stdout: "null", stderr: "null" })
+      .outputSync();
+  });
+}

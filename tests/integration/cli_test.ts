@@ -13,6 +13,7 @@ import {
   LABEL_PROJECT,
 } from "../../src/backends/docker.ts";
 import {
+  createFileNetwork,
   docker,
   DOCKER_SOCKET,
   ensureTestImage,
@@ -98,7 +99,7 @@ async function removePool(pool: string): Promise<void> {
 
 if (!ignoreWithoutDocker) {
   await ensureTestImage();
-  await docker("network", "create", "--internal", "--label", TEST_LABEL, NETWORK);
+  await createFileNetwork(NETWORK);
 }
 
 Deno.test("cli --help lists the commands and the exit codes", async () => {

@@ -15,12 +15,12 @@ import {
 import { sleep, waitForAsync } from "../_helpers/backends.ts";
 import {
   containersOfPool,
+  createFileNetwork,
   docker,
   DOCKER_SOCKET,
   ensureTestImage,
   ignoreWithoutDocker,
   TEST_IMAGE,
-  TEST_LABEL,
 } from "../_helpers/docker.ts";
 import { definePoolSuite } from "../_helpers/pool_suite.ts";
 
@@ -30,7 +30,7 @@ const SUITE_POOL = `t-docker`;
 
 if (!ignoreWithoutDocker) {
   await ensureTestImage();
-  await docker("network", "create", "--internal", "--label", TEST_LABEL, NETWORK);
+  await createFileNetwork(NETWORK);
 }
 
 const containersOf = containersOfPool;
