@@ -6,6 +6,7 @@
  * `FLAME_FUZZ_REPLAY=<target>:<seed>` replays exactly that input.
  */
 
+import assert from "node:assert/strict";
 import { concat } from "../../src/util/bytes.ts";
 import { mulberry32 } from "../_helpers/prng.ts";
 
@@ -203,4 +204,40 @@ export function fuzz(target: FuzzTarget, count: number, base: number, file: stri
     console.log(`  fuzz ${target.name}: replayed ${report.inputs} input(s) from ${replay}`);
   }
   return report;
+}
+
+/** How a fuzz test is named and seeded. */
+export interface FuzzTestOptions {
+  /** What is fuzzed, in the test name. */
+  what: string;
+  /** Random inputs, and as many mutated ones. */
+  count: number;
+  /** The seed base (each target its own). */
+  base: number;
+  /** This file, for the replay hint. */
+  file: string;
+  /** The only error the target may throw, in the test name. */
+  errorName: string;
+}
+
+/**
+ * Defines one fuzz test: the valid corpus decodes (or fails only with the allowed
+ * error), then `count` random and `count` mutated inputs run.
+ */
+export function defineFuzzTest(target: FuzzTarget, options: FuzzTestOptions): void {
+  const { what, count, base, file, errorName } = options;
+  Deno.test(`fuzz: ${what}, ${count} random + ${count} mutated inputs, only ${errorName}`, () => {
+    for (const valid of target.corpus) {
+      try {
+        target.run(valid, () => 0.5);
+      } catch (err) {
+        if (!target.allowed(err)) throw err;
+      }
+    }
+    const report = fuzz(target, count, base, file);
+    if (Deno.env.get("FLAME_FUZZ_REPLAY") === undefined) {
+      assert.equal(report.random, count);
+      assert.equal(report.mutated, count);
+    }
+  });
 }

@@ -3,7 +3,6 @@
  * test body they share.
  */
 
-import assert from "node:assert/strict";
 import { encodeValue } from "../../src/protocol/codec.ts";
 import { ProtocolError } from "../../src/protocol/errors.ts";
 import { encodeFrameHeader } from "../../src/protocol/frame.ts";
@@ -14,20 +13,13 @@ import {
   encodeId,
   encodeIdValue,
 } from "../../src/protocol/messages.ts";
-import { fuzz, type FuzzTarget } from "./_fuzz.ts";
+import { concat } from "../../src/util/bytes.ts";
+import { defineFuzzTest as defineGenericFuzzTest, type FuzzTarget } from "./_fuzz.ts";
 
 export const COUNT = 100_000;
 export const isProtocolError = (err: unknown) => err instanceof ProtocolError;
 
-export function join(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+export const join: (parts: readonly Uint8Array[]) => Uint8Array = concat;
 
 export function frame(type: number, parts: readonly Uint8Array[]): Uint8Array {
   const payload = join(parts);
@@ -109,18 +101,5 @@ export function decodersTarget(
 
 /** Defines the test: the corpus decodes, then the fuzz run. */
 export function defineFuzzTest(target: FuzzTarget, what: string, base: number, file: string): void {
-  Deno.test(`fuzz: ${what}, ${COUNT} random + ${COUNT} mutated inputs, only ProtocolError`, () => {
-    for (const valid of target.corpus) {
-      try {
-        target.run(valid, () => 0.5);
-      } catch (err) {
-        if (!target.allowed(err)) throw err;
-      }
-    }
-    const report = fuzz(target, COUNT, base, file);
-    if (Deno.env.get("FLAME_FUZZ_REPLAY") === undefined) {
-      assert.equal(report.random, COUNT);
-      assert.equal(report.mutated, COUNT);
-    }
-  });
+  defineGenericFuzzTest(target, { what, count: COUNT, base, file, errorName: "ProtocolError" });
 }

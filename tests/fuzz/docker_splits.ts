@@ -65,21 +65,7 @@ export function forSeeds(count: number, base: number, check: (seed: number) => v
   }
 }
 
-/**
- * Concatenates byte arrays.
- *
- * @param parts The pieces.
- * @returns One array.
- */
-export function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
+export { concat } from "../../src/util/bytes.ts";
 
 /**
  * Encodes text as UTF-8.

@@ -9,7 +9,7 @@
 
 import assert from "node:assert/strict";
 import { DockerProtocolError, JsonLinesDecoder, LogDemuxer } from "../../src/docker/mod.ts";
-import { fuzz, type FuzzTarget, split, tokens } from "./_fuzz.ts";
+import { defineFuzzTest, type FuzzTarget, split, tokens } from "./_fuzz.ts";
 
 const FILE = "tests/fuzz/docker_stream_fuzz_test.ts";
 const COUNT = 100_000;
@@ -73,18 +73,11 @@ const jsonLinesTarget: FuzzTarget = {
 };
 
 for (const [i, target] of [logTarget, jsonLinesTarget].entries()) {
-  Deno.test(`fuzz: ${target.name} parser, ${COUNT} random + ${COUNT} mutated inputs, only DockerProtocolError`, () => {
-    for (const valid of target.corpus) {
-      try {
-        target.run(valid, () => 0.5);
-      } catch (err) {
-        if (!target.allowed(err)) throw err;
-      }
-    }
-    const report = fuzz(target, COUNT, 0x10c0 + i * 0x1000000, FILE);
-    if (Deno.env.get("FLAME_FUZZ_REPLAY") === undefined) {
-      assert.equal(report.random, COUNT);
-      assert.equal(report.mutated, COUNT);
-    }
+  defineFuzzTest(target, {
+    what: `${target.name} parser`,
+    count: COUNT,
+    base: 0x10c0 + i * 0x1000000,
+    file: FILE,
+    errorName: "DockerProtocolError",
   });
 }
