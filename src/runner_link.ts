@@ -8,6 +8,7 @@
 import type { Timer } from "./util/timer.ts";
 import { RemoteError, RunnerExitedError } from "./errors.ts";
 import type { FrameConnection } from "./protocol/connection.ts";
+import type { Frame } from "./protocol/frame.ts";
 import {
   decodeError,
   decodeId,
@@ -168,7 +169,7 @@ export class RunnerLink {
         this.#lastHeard = Date.now();
         // Every frame one socket read delivered, in this tick: callers woken
         // together send their next calls together, in one write.
-        do this.#handle(frame.type, frame.payload); while (
+        do this.#handle(frame); while (
           (frame = this.#conn.takeFrame() ?? null) !== null
         );
       }
@@ -179,10 +180,11 @@ export class RunnerLink {
     this.close(reason);
   }
 
-  #handle(type: number, payload: Uint8Array): void {
+  #handle(frame: Frame): void {
+    const { type, payload, shared } = frame;
     switch (type) {
       case FrameType.Result: {
-        const [id, value] = decodeIdValue(payload);
+        const [id, value] = decodeIdValue(payload, shared);
         const p = this.#pending.get(id);
         if (p === undefined) return;
         p.settle(true, value);
@@ -190,7 +192,7 @@ export class RunnerLink {
         return;
       }
       case FrameType.Error: {
-        const [id, wire] = decodeError(payload);
+        const [id, wire] = decodeError(payload, shared);
         const p = this.#pending.get(id);
         if (p === undefined) return;
         const err = new RemoteError(wire);
@@ -200,7 +202,7 @@ export class RunnerLink {
         return;
       }
       case FrameType.StreamChunk: {
-        const [id, value] = decodeIdValue(payload);
+        const [id, value] = decodeIdValue(payload, shared);
         const p = this.#pending.get(id);
         if (p === undefined) return;
         if (p.stream === undefined) {

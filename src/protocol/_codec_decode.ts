@@ -67,13 +67,17 @@ export class TaggedDecoder {
   #end: number;
   #sidecar: number;
   #refs: unknown[] = [];
+  #copyBytes: boolean;
 
   /**
    * @param bytes The whole encoding, format byte included.
+   * @param copyBytes Copy byte arrays out rather than return views of `bytes`
+   * (for input that lives in a buffer shared with other data).
    */
-  constructor(bytes: Uint8Array) {
+  constructor(bytes: Uint8Array, copyBytes = false) {
     if (bytes.length < TAGGED_HEADER_SIZE) malformed("truncated header");
     this.#bytes = bytes;
+    this.#copyBytes = copyBytes;
     const bodyLength = (bytes[1]! | (bytes[2]! << 8) | (bytes[3]! << 16)) + bytes[4]! * 0x1000000;
     this.#pos = TAGGED_HEADER_SIZE;
     this.#end = TAGGED_HEADER_SIZE + bodyLength;
@@ -370,7 +374,7 @@ export class TaggedDecoder {
       malformed(`unknown view kind ${k}`);
     }
     const index = this.#refs.push(undefined) - 1;
-    const data = this.#storage(kind.size, false);
+    const data = this.#storage(kind.size, this.#copyBytes);
     const view = k === VIEW_UINT8 ? data : new kind.ctor(
       data.buffer as ArrayBuffer,
       data.byteOffset,

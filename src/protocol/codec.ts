@@ -161,6 +161,24 @@ function encodeJson(value: unknown): Uint8Array[] {
   return [commit(p - start)];
 }
 
+/** Below this many bytes, ASCII text is read by hand: cheaper than a TextDecoder call. */
+const SHORT_TEXT = 256;
+
+function jsonText(bytes: Uint8Array): string {
+  const n = bytes.length;
+  if (n <= SHORT_TEXT) {
+    let ascii = true;
+    for (let i = 0; i < n; i++) {
+      if (bytes[i]! >= 0x80) {
+        ascii = false;
+        break;
+      }
+    }
+    if (ascii) return String.fromCharCode.apply(null, bytes as unknown as number[]);
+  }
+  return utf8Decoder.decode(bytes);
+}
+
 function formatPath(segments: readonly string[]): string {
   let path = "";
   for (let i = segments.length - 1; i >= 0; i--) path += segments[i];
@@ -255,10 +273,12 @@ export function partsLength(parts: readonly Uint8Array[]): number {
  * {@linkcode encodeValue} result).
  *
  * Decoded typed arrays and `DataView`s are views into `bytes` (zero copy)
- * when suitably aligned, so the caller must not reuse `bytes` afterwards.
- * `ArrayBuffer`s are always copies.
+ * when suitably aligned, so the caller must not reuse `bytes` afterwards;
+ * with `copyBytes` they are copies (for input in a buffer shared with other
+ * data). `ArrayBuffer`s are always copies.
  *
  * @param bytes The encoding.
+ * @param copyBytes Copy typed arrays out of `bytes` instead of viewing it.
  * @returns The value.
  * @throws {ProtocolError} When the bytes are not a well-formed encoding.
  *
@@ -275,12 +295,12 @@ export function partsLength(parts: readonly Uint8Array[]): number {
  * assert.equal(copy.buffer, bytes.buffer); // a view: no copy
  * ```
  */
-export function decodeValue(bytes: Uint8Array): unknown {
+export function decodeValue(bytes: Uint8Array, copyBytes = false): unknown {
   const format = bytes[0];
   if (format === FORMAT_JSON) {
     try {
       // The format byte is a space: the whole encoding is JSON text.
-      return JSON.parse(utf8Decoder.decode(bytes));
+      return JSON.parse(jsonText(bytes));
     } catch (err) {
       throw new ProtocolError("Cannot decode value: malformed JSON", {
         cause: err,
@@ -289,7 +309,7 @@ export function decodeValue(bytes: Uint8Array): unknown {
   }
   if (format === FORMAT_TAGGED) {
     try {
-      return new TaggedDecoder(bytes).decode();
+      return new TaggedDecoder(bytes, copyBytes).decode();
     } catch (err) {
       if (err instanceof ProtocolError) throw err;
       throw new ProtocolError("Cannot decode value: malformed input", {

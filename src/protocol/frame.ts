@@ -14,12 +14,39 @@ import { ProtocolError } from "./errors.ts";
 /** Bytes before the payload: length (4) + type (1). */
 export const FRAME_HEADER_SIZE = 5;
 
-/** One decoded frame. The payload is owned by the receiver (never a view of a reused buffer). */
+/** One decoded frame. The payload is never a view of a reused buffer: its bytes stay as received. */
 export interface Frame {
   /** The frame type (see `FrameType`). */
   type: number;
   /** The payload bytes. */
   payload: Uint8Array;
+  /**
+   * The payload is a view into a buffer shared with other frames (small
+   * frames): what is decoded from it and handed on must not be a view of it.
+   */
+  shared: boolean;
+}
+
+/** Payloads up to this size are copied into a shared slab rather than a buffer of their own. */
+export const SLAB_PAYLOAD_MAX = 2 * 1024;
+const SLAB_SIZE = 64 * 1024;
+
+// A bump allocator for small payloads: a fresh ArrayBuffer per frame costs
+// more than everything else a small frame needs. Views keep their slab alive;
+// a full slab is left to the garbage collector and a new one started.
+let slab = new Uint8Array(SLAB_SIZE);
+let slabUsed = 0;
+
+function slabCopy(source: Uint8Array, start: number, end: number): Uint8Array {
+  const n = end - start;
+  if (SLAB_SIZE - slabUsed < n) {
+    slab = new Uint8Array(SLAB_SIZE);
+    slabUsed = 0;
+  }
+  const at = slabUsed;
+  slab.set(source.subarray(start, end), at);
+  slabUsed = at + n;
+  return slab.subarray(at, at + n);
 }
 
 /**
@@ -135,7 +162,7 @@ export class FrameDecoder {
       this.#bodyFilled += take;
       data = data.subarray(take);
       if (this.#bodyFilled < this.#body.length) return;
-      this.#ready.push({ type: this.#bodyType, payload: this.#body });
+      this.#ready.push({ type: this.#bodyType, payload: this.#body, shared: false });
       this.#body = undefined;
       this.#bodyFilled = 0;
     }
@@ -166,7 +193,11 @@ export class FrameDecoder {
       const start = pos + FRAME_HEADER_SIZE;
       const available = data.length - start;
       if (available >= length) {
-        this.#ready.push({ type, payload: data.slice(start, start + length) });
+        this.#ready.push(
+          length <= SLAB_PAYLOAD_MAX
+            ? { type, payload: slabCopy(data, start, start + length), shared: true }
+            : { type, payload: data.slice(start, start + length), shared: false },
+        );
         pos = start + length;
         continue;
       }
@@ -200,7 +231,7 @@ export class FrameDecoder {
     const body = this.#body!;
     this.#bodyFilled += n;
     if (this.#bodyFilled < body.length) return;
-    this.#ready.push({ type: this.#bodyType, payload: body });
+    this.#ready.push({ type: this.#bodyType, payload: body, shared: false });
     this.#body = undefined;
     this.#bodyFilled = 0;
   }

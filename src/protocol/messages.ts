@@ -5,6 +5,7 @@
  * @module
  */
 
+import { commit, reserve } from "./_codec_slab.ts";
 import { decodeValue, encodeValue } from "./codec.ts";
 import { ProtocolError } from "./errors.ts";
 
@@ -124,48 +125,76 @@ function callHead(target: CallTarget): Uint8Array {
  * @returns The 8 header bytes.
  */
 export function encodeCallHeader(id: number, timeout: number): Uint8Array {
-  const header = new Uint8Array(CALL_HEADER_SIZE);
+  // From the shared slab: a fresh 8-byte typed array costs more than the call's encoding.
+  const { buf, offset } = reserve(CALL_HEADER_SIZE);
   const t = Number.isFinite(timeout) ? Math.min(Math.max(0, Math.ceil(timeout)), 0xffffffff) : 0;
   const i = id >>> 0;
-  header[0] = i >>> 24;
-  header[1] = (i >>> 16) & 0xff;
-  header[2] = (i >>> 8) & 0xff;
-  header[3] = i & 0xff;
-  header[4] = t >>> 24;
-  header[5] = (t >>> 16) & 0xff;
-  header[6] = (t >>> 8) & 0xff;
-  header[7] = t & 0xff;
-  return header;
+  buf[offset] = i >>> 24;
+  buf[offset + 1] = (i >>> 16) & 0xff;
+  buf[offset + 2] = (i >>> 8) & 0xff;
+  buf[offset + 3] = i & 0xff;
+  buf[offset + 4] = t >>> 24;
+  buf[offset + 5] = (t >>> 16) & 0xff;
+  buf[offset + 6] = (t >>> 8) & 0xff;
+  buf[offset + 7] = t & 0xff;
+  return commit(CALL_HEADER_SIZE);
 }
 
 function fail(what: string): never {
   throw new ProtocolError(`Malformed ${what} message`);
 }
 
+function u32(b: Uint8Array, at: number): number {
+  return ((b[at]! << 24) >>> 0) + (b[at + 1]! << 16) + (b[at + 2]! << 8) + b[at + 3]!;
+}
+
+/** Recently decoded call texts by byte length: a runner sees the same few functions again and again. */
+const texts = new Map<number, { bytes: Uint8Array; text: string }>();
+const TEXTS_LIMIT = 64;
+const TEXT_CACHE_MAX = 16 * 1024;
+
+/** Decodes UTF-8, answering a repeat of a recent text without decoding (or a new string). */
+function callText(bytes: Uint8Array): string {
+  const n = bytes.length;
+  if (n > TEXT_CACHE_MAX) return textDecoder.decode(bytes);
+  const hit = texts.get(n);
+  if (hit !== undefined) {
+    const known = hit.bytes;
+    let i = 0;
+    while (i < n && known[i] === bytes[i]) i++;
+    if (i === n) return hit.text;
+  }
+  const text = textDecoder.decode(bytes);
+  if (texts.size >= TEXTS_LIMIT) texts.clear();
+  texts.set(n, { bytes: bytes.slice(), text });
+  return text;
+}
+
 /**
  * Decodes a call payload.
  *
  * @param payload The frame payload.
+ * @param shared Whether `payload` lives in a buffer shared with other frames
+ * (then decoded byte arrays are copies).
  * @returns The call.
  * @throws {ProtocolError} When it is not a well-formed call.
  */
-export function decodeCall(payload: Uint8Array): CallMessage {
+export function decodeCall(payload: Uint8Array, shared = false): CallMessage {
   if (payload.length < CALL_HEADER_SIZE + 7) fail("call");
-  const view = new DataView(payload.buffer, payload.byteOffset, payload.length);
-  const id = view.getUint32(0);
-  const timeout = view.getUint32(4);
+  const id = u32(payload, 0);
+  const timeout = u32(payload, 4);
   const kind = payload[CALL_HEADER_SIZE];
-  const textLength = view.getUint32(CALL_HEADER_SIZE + 1);
+  const textLength = u32(payload, CALL_HEADER_SIZE + 1);
   const textEnd = CALL_HEADER_SIZE + 5 + textLength;
   if ((kind !== 0 && kind !== 1) || textEnd + 2 > payload.length) fail("call");
-  const nameLength = view.getUint16(textEnd);
+  const nameLength = (payload[textEnd]! << 8) + payload[textEnd + 1]!;
   const nameEnd = textEnd + 2 + nameLength;
   if (nameEnd > payload.length) fail("call");
-  const text = textDecoder.decode(payload.subarray(CALL_HEADER_SIZE + 5, textEnd));
-  const args = decodeValue(payload.subarray(nameEnd));
+  const text = callText(payload.subarray(CALL_HEADER_SIZE + 5, textEnd));
+  const args = decodeValue(payload.subarray(nameEnd), shared);
   if (!Array.isArray(args)) fail("call");
   if (kind === 0) return { id, target: { kind: "fn", source: text }, args, timeout };
-  const name = textDecoder.decode(payload.subarray(textEnd + 2, nameEnd));
+  const name = callText(payload.subarray(textEnd + 2, nameEnd));
   return { id, target: { kind: "module", specifier: text, name }, args, timeout };
 }
 
@@ -184,10 +213,11 @@ export function encodeIdValue(id: number, value: unknown): Uint8Array[] {
  * Decodes `[id, value]`.
  *
  * @param payload The frame payload.
+ * @param shared Whether `payload` lives in a buffer shared with other frames.
  * @returns The id and value.
  */
-export function decodeIdValue(payload: Uint8Array): [number, unknown] {
-  const v = decodeValue(payload);
+export function decodeIdValue(payload: Uint8Array, shared = false): [number, unknown] {
+  const v = decodeValue(payload, shared);
   if (!Array.isArray(v) || v.length !== 2 || typeof v[0] !== "number") fail("result");
   return [v[0], v[1]];
 }
@@ -270,10 +300,11 @@ export function encodeError(id: number, err: unknown): Uint8Array[] {
  * Decodes `[id, wireError]`.
  *
  * @param payload The frame payload.
+ * @param shared Whether `payload` lives in a buffer shared with other frames.
  * @returns The id and error.
  */
-export function decodeError(payload: Uint8Array): [number, WireError] {
-  const v = decodeValue(payload);
+export function decodeError(payload: Uint8Array, shared = false): [number, WireError] {
+  const v = decodeValue(payload, shared);
   if (!Array.isArray(v) || typeof v[0] !== "number") fail("error");
   const e = v[1] as WireError;
   if (typeof e !== "object" || e === null || typeof e.message !== "string") fail("error");

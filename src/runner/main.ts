@@ -200,7 +200,7 @@ function serve(
   const handle = (frame: Frame) => {
     switch (frame.type) {
       case FrameType.Call:
-        if (!shuttingDown) executor.start(decodeCall(frame.payload));
+        if (!shuttingDown) executor.start(decodeCall(frame.payload, frame.shared));
         break;
       case FrameType.Cancel:
         executor.cancel(
