@@ -48,6 +48,8 @@ export interface WarmSizes {
 }
 
 const IN_FLIGHT = 64;
+/** Round trips per alternating latency block. */
+const LATENCY_BLOCK = 500;
 const noop = () => 0;
 const identity = (b: Uint8Array) => b;
 
@@ -128,8 +130,13 @@ export async function runWarmBench(target: WarmTarget, sizes: WarmSizes): Promis
     const rawBatched: number[] = [];
     const poolRate: number[] = [];
     for (let r = 0; r < sizes.rounds; r++) {
-      rawLat.push(...await echoLatency(conn, size, sizes.latencyCalls));
-      poolLat.push(...await poolLatency(pool, sizes.latencyCalls));
+      // Short alternating blocks: a burst of machine noise (another process,
+      // the hypervisor) lands on both sides alike instead of on one round.
+      for (let done = 0; done < sizes.latencyCalls; done += LATENCY_BLOCK) {
+        const n = Math.min(LATENCY_BLOCK, sizes.latencyCalls - done);
+        rawLat.push(...await echoLatency(conn, size, n));
+        poolLat.push(...await poolLatency(pool, n));
+      }
       rawRate.push(await echoPipelined(conn, size, IN_FLIGHT, sizes.throughputCalls));
       rawBatched.push(await echoPipelined(conn, size, IN_FLIGHT, sizes.throughputCalls, true));
       poolRate.push(await poolThroughput(pool, sizes.throughputCalls));

@@ -161,6 +161,15 @@ function encodeJson(value: unknown): Uint8Array[] {
   return [commit(p - start)];
 }
 
+/** `[]` as JSON. */
+const EMPTY_ARRAY = new Uint8Array([FORMAT_JSON, 0x5b, 0x5d]);
+
+/** An array JSON writes as `[]`: no own properties besides `length`, array prototype, no `toJSON`. */
+function isPlainArray(a: unknown[]): boolean {
+  return Object.getPrototypeOf(a) === Array.prototype &&
+    (a as { toJSON?: unknown }).toJSON === undefined;
+}
+
 /** Below this many bytes, ASCII text is read by hand: cheaper than a TextDecoder call. */
 const SHORT_TEXT = 256;
 
@@ -219,13 +228,15 @@ function formatPath(segments: readonly string[]): string {
  * ```
  */
 export function encodeValue(value: unknown, options?: { name?: string }): Uint8Array[] {
+  // The arguments of most calls: shared bytes (parts are only ever read).
+  if (Array.isArray(value) && value.length === 0 && isPlainArray(value)) return [EMPTY_ARRAY];
   if (!scanning) {
     scanning = true;
     let jsonSafe: boolean;
     try {
       jsonSafe = isJsonSafe(value, 0);
     } finally {
-      seen.clear();
+      if (seen.size > 0) seen.clear();
       scanning = false;
     }
     if (jsonSafe) return encodeJson(value);
@@ -298,6 +309,7 @@ export function partsLength(parts: readonly Uint8Array[]): number {
 export function decodeValue(bytes: Uint8Array, copyBytes = false): unknown {
   const format = bytes[0];
   if (format === FORMAT_JSON) {
+    if (bytes.length === 3 && bytes[1] === 0x5b && bytes[2] === 0x5d) return [];
     try {
       // The format byte is a space: the whole encoding is JSON text.
       return JSON.parse(jsonText(bytes));

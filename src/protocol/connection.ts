@@ -13,6 +13,7 @@ import { type Socket, socketErrorKind } from "../transport.ts";
 import { type Frame, FRAME_HEADER_SIZE, FrameDecoder, writeFrameHeader } from "./frame.ts";
 
 const READ_SIZE = 64 * 1024;
+const resolved = Promise.resolve();
 const COALESCE_LIMIT = 64 * 1024;
 /** Size of the buffer small frames are written into (grown for one larger frame). */
 const OUT_SIZE = 16 * 1024;
@@ -45,7 +46,10 @@ export class FrameConnection {
   #outLength = 0;
   /** A written `OUT_SIZE` buffer, ready for reuse. */
   #spare: Uint8Array | undefined;
-  #flushing: Promise<void> | undefined;
+  /** A flush is queued as a microtask. */
+  #flushQueued = false;
+  /** The write loop, while it runs. */
+  #writing: Promise<void> | undefined;
   #closed = false;
   #writeError: unknown;
 
@@ -148,8 +152,17 @@ export class FrameConnection {
       this.#queue.push(header);
       for (let i = 0; i < parts.length; i++) this.#queue.push(parts[i]!);
     }
-    this.#flushing ??= Promise.resolve().then(() => this.#flush());
+    if (!this.#flushQueued && this.#writing === undefined) {
+      this.#flushQueued = true;
+      resolved.then(this.#startFlush);
+    }
   }
+
+  /** Starts the write loop (bound once: a send costs no closure). */
+  #startFlush = (): void => {
+    this.#flushQueued = false;
+    this.#writing ??= this.#flush();
+  };
 
   /** Moves gathered small frames to the write queue. */
   #seal(): void {
@@ -161,7 +174,10 @@ export class FrameConnection {
 
   /** Resolves when every queued frame has been handed to the socket (or writing failed). */
   async flushed(): Promise<void> {
-    while (this.#flushing !== undefined) await this.#flushing;
+    while (this.#writing !== undefined || this.#flushQueued) {
+      // A queued flush starts on a microtask, ahead of this await's continuation.
+      await (this.#writing ?? Promise.resolve());
+    }
   }
 
   async #flush(): Promise<void> {
@@ -173,7 +189,10 @@ export class FrameConnection {
         this.#queue = [];
         for (let i = 0; i < batch.length; i++) {
           const part = batch[i]!;
-          await this.#writeAll(part);
+          let written = await this.#socket.write(part);
+          while (written < part.length) {
+            written += await this.#socket.write(part.subarray(written));
+          }
           if (part.buffer.byteLength === OUT_SIZE && part.byteOffset === 0) {
             this.#spare = new Uint8Array(part.buffer);
           }
@@ -183,14 +202,7 @@ export class FrameConnection {
       this.#writeError = err;
       this.close();
     } finally {
-      this.#flushing = undefined;
-    }
-  }
-
-  async #writeAll(bytes: Uint8Array): Promise<void> {
-    let written = 0;
-    while (written < bytes.length) {
-      written += await this.#socket.write(bytes.subarray(written));
+      this.#writing = undefined;
     }
   }
 

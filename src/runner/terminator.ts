@@ -44,6 +44,8 @@ export class Terminator {
   #lastHeard = Date.now();
   #tick: Timer;
   #idleTimer: Timer | undefined;
+  #idleSince = Date.now();
+  #busy = 0;
   #done = false;
 
   /**
@@ -64,26 +66,33 @@ export class Terminator {
   }
 
   /**
-   * Starts or cancels the idle countdown.
+   * Starts or stops the idle countdown. A busy runner leaves the idle timer
+   * armed (no timer churn per call): when it fires it measures the idle time
+   * and re-arms for the rest.
    *
    * @param busy Calls running now.
    */
   busyChanged(busy: number): void {
     if (this.#done) return;
-    if (busy > 0) {
-      clearTimeout(this.#idleTimer);
-      this.#idleTimer = undefined;
-    } else if (this.#idleTimer === undefined && this.#opts.idleTimeout !== null) {
-      this.#armIdle(this.#opts.idleTimeout);
-    }
+    this.#busy = busy;
+    if (busy > 0 || this.#opts.idleTimeout === null) return;
+    this.#idleSince = Date.now();
+    if (this.#idleTimer === undefined) this.#armIdle(this.#opts.idleTimeout);
   }
 
-  /** Arms the idle timer in steps a timer can hold. */
+  /** Arms the idle timer (in steps a timer can hold). */
   #armIdle(ms: number): void {
-    this.#idleTimer = setTimeout(
-      () => ms > MAX_TIMER_DELAY ? this.#armIdle(ms - MAX_TIMER_DELAY) : this.exit("idle"),
-      Math.min(ms, MAX_TIMER_DELAY),
-    );
+    this.#idleTimer = setTimeout(() => this.#idleCheck(), Math.min(ms, MAX_TIMER_DELAY));
+  }
+
+  #idleCheck(): void {
+    this.#idleTimer = undefined;
+    const limit = this.#opts.idleTimeout;
+    // Busy: the release that makes the runner idle again re-arms.
+    if (this.#done || this.#busy > 0 || limit === null) return;
+    const idleFor = Date.now() - this.#idleSince;
+    if (idleFor >= limit) this.exit("idle");
+    else this.#armIdle(limit - idleFor);
   }
 
   /**

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { runRunner } from "../../src/runner/main.ts";
 import { authenticateRunner, generateSecret, importSecret } from "../../src/protocol/handshake.ts";
-import { FrameType } from "../../src/protocol/messages.ts";
+import { encodeCallBody, encodeCallHeader, FrameType } from "../../src/protocol/messages.ts";
 import { BogusParent, parentEnvFor, within } from "../_helpers/wire.ts";
 
 const THIRTY_DAYS = 30 * 24 * 3600 * 1000;
@@ -72,4 +72,49 @@ Deno.test("a runner with a 30-day heartbeat interval does not ping in a tight lo
   if (r.exit === "timeout") return;
   assert.equal(r.exit.reason, "parent-closed");
   assert.ok(r.pings <= 1, `${r.pings} pings in 300 ms`);
+});
+
+Deno.test("a runner's idle countdown starts at its last call, not its first", async () => {
+  const secret = generateSecret();
+  const key = await importSecret(secret);
+  const IDLE = 300;
+  const GAP = 100;
+  let lastResultAt = 0;
+  let results = 0;
+  const bogus = new BogusParent(async (conn) => {
+    await authenticateRunner(conn, () => key);
+    // Calls every 100 ms for well over the idle timeout: each one resets it.
+    for (let id = 1; id <= 8; id++) {
+      conn.send(FrameType.Call, [
+        encodeCallHeader(id, 0),
+        ...encodeCallBody({ kind: "fn", source: "() => 1" }, []),
+      ]);
+      let f = await conn.readFrame();
+      for (; f?.type === FrameType.Ping; f = await conn.readFrame()) conn.send(FrameType.Pong);
+      if (f === null) return;
+      assert.equal(f.type, FrameType.Result);
+      results++;
+      lastResultAt = Date.now();
+      await new Promise((r) => setTimeout(r, GAP));
+    }
+    // Then silence but for heartbeats, until the runner leaves.
+    for (let f = await conn.readFrame(); f !== null; f = await conn.readFrame()) {
+      if (f.type === FrameType.Ping) conn.send(FrameType.Pong);
+    }
+  });
+  try {
+    const exit = await within(
+      runRunner(parentEnvFor(bogus.port, { secret, idleTimeout: IDLE }).text),
+      10_000,
+    );
+    assert.notEqual(exit, "timeout");
+    if (exit === "timeout") return;
+    assert.equal(exit.reason, "idle");
+    assert.equal(results, 8, "the runner left while calls kept coming");
+    const idleFor = Date.now() - lastResultAt;
+    assert.ok(idleFor >= IDLE - 20, `exited ${idleFor} ms after the last call`);
+    assert.ok(idleFor < IDLE + 1000, `exited only ${idleFor} ms after the last call`);
+  } finally {
+    await bogus.close();
+  }
 });

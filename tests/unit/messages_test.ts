@@ -139,3 +139,19 @@ Deno.test("decodeValue() reads short JSON by hand and longer or non-ASCII JSON w
     assert.deepEqual(decodeValue(bytes), v);
   }
 });
+
+Deno.test("empty argument lists take the shared fast path and decode to a fresh array each time", () => {
+  const bytes = concat(encodeValue([]));
+  assert.deepEqual([...bytes], [0x20, 0x5b, 0x5d]);
+  const a = decodeValue(bytes) as unknown[];
+  const b = decodeValue(bytes) as unknown[];
+  assert.deepEqual(a, []);
+  assert.notEqual(a, b);
+  (a as unknown[]).push(1); // the caller owns it
+  assert.deepEqual(decodeValue(bytes), []);
+  // Arrays that are not plain take the general path, and still encode as before.
+  const withToJSON = Object.assign([], { toJSON: () => "x" });
+  assert.notDeepEqual([...concat(encodeValue(withToJSON))], [0x20, 0x5b, 0x5d]);
+  class Sub extends Array {}
+  assert.deepEqual(decodeValue(concat(encodeValue(new Sub()))), []);
+});
