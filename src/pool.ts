@@ -13,11 +13,11 @@ import { ParentListener } from "./parent_listener.ts";
 import { type CallTarget, encodeCallBody } from "./protocol/messages.ts";
 import { generateSecret } from "./protocol/handshake.ts";
 import { encodeParentEnv, PROTOCOL_VERSION } from "./protocol/parent_env.ts";
-import { RunnerLink } from "./runner_link.ts";
+import { type CallSink, RunnerLink } from "./runner_link.ts";
 import type { CallContext } from "./runner/context.ts";
 import { type Logger, silentLogger } from "./util/logger.ts";
 import type { Timer } from "./util/timer.ts";
-import { DeadlineTimer } from "./util/deadline_timer.ts";
+import { type Deadline, DeadlineTimer } from "./util/deadline_timer.ts";
 import type { FlameAttributes, FlameEventListener, FlameEventName } from "./events.ts";
 import { type Resolvers, withResolvers } from "./util/promise.ts";
 
@@ -224,11 +224,6 @@ interface Runner {
   stopping: boolean;
 }
 
-interface CallExpiry {
-  deadline: number;
-  expire: () => void;
-}
-
 interface Waiter {
   resolve: (runner: Runner) => void;
   reject: (err: unknown) => void;
@@ -406,7 +401,17 @@ export class Pool implements AsyncDisposable {
   #replaceTimer: Timer | undefined;
   #consecutiveBootFailures = 0;
   #stats = { boots: 0, bootFailures: 0, callsOk: 0, callsFailed: 0 };
-  #deadlines = new DeadlineTimer<CallExpiry>((call) => call.expire());
+  #deadlines = new DeadlineTimer<PoolCall>((call) => call.expire());
+  /** What a call needs of the pool (one object per pool: calls carry no closures). */
+  #callHost: CallHost = {
+    release: (runner) => this.#release(runner),
+    enqueue: (waiter) => {
+      this.#enqueue(waiter);
+      this.#grow();
+    },
+    unqueue: () => this.#queued--,
+    ended: (call, ok, value) => this.#callEnded(call, ok, value),
+  };
 
   /**
    * Creates a pool; `min` runners start booting at once.
@@ -853,80 +858,31 @@ export class Pool implements AsyncDisposable {
     } catch (err) {
       return Promise.reject(err);
     }
-    const startedAt = Date.now();
-    const deadline = startedAt + timeout;
-
-    const { promise, resolve, reject } = withResolvers<unknown>();
-    // Assigned only when the call has to queue; `cancel` reads it before that.
-    // deno-lint-ignore prefer-const
-    let waiter: Waiter | undefined;
-    let runner: Runner | undefined;
-    let callId = 0;
-    let settled = false;
-    const finish = (ok: boolean, value: unknown) => {
-      if (settled) return;
-      settled = true;
-      if (expiry !== undefined) this.#deadlines.delete(expiry);
-      signal?.removeEventListener("abort", onAbort);
-      if (ok) {
-        this.#stats.callsOk++;
-        resolve(value);
-      } else {
-        this.#stats.callsFailed++;
-        reject(value);
-      }
-      if (this.#onEvent !== undefined) {
-        this.#event("flame.call.end", {
-          "flame.ok": ok,
-          "flame.duration_ms": Date.now() - startedAt,
-          "flame.target": target.kind === "fn" ? "function" : `${target.specifier}#${target.name}`,
-          ...(ok ? {} : { "error.type": (value as Error)?.name ?? typeof value }),
-        }, runner?.id);
-      }
-    };
-    const cancel = (reason: unknown) => {
-      if (settled) return;
-      if (waiter && !waiter.settled) {
-        waiter.settled = true;
-        this.#queued--;
-      }
-      if (runner && callId !== 0) runner.link.cancel(callId, reason);
-      finish(false, reason);
-    };
-    const onAbort = () => cancel(signal!.reason);
-    const expiry: CallExpiry | undefined = Number.isFinite(timeout)
-      ? {
-        deadline,
-        expire: () => cancel(new TimeoutError(`Call timed out after ${timeout} ms`)),
-      }
-      : undefined;
-    signal?.addEventListener("abort", onAbort, { once: true });
-    if (expiry !== undefined) this.#deadlines.add(expiry);
-    const settle = target.kind === "fn"
-      ? (ok: boolean, value: unknown) => finish(ok, ok ? value : withClosureHint(value))
-      : finish;
-    const send = (placed: Runner) => {
-      runner = placed;
-      const remaining = Number.isFinite(timeout) ? Math.max(1, deadline - Date.now()) : 0;
-      callId = placed.link.call(body, remaining, () => this.#release(placed), settle);
-      onPlaced?.(placed.id);
-    };
-
+    const call = new PoolCall(this.#callHost, target, body, timeout, signal, onPlaced);
+    signal?.addEventListener("abort", call, { once: true });
+    if (call.deadline !== Infinity) this.#deadlines.add(call);
     const placed = this.#tryPlace();
     if (placed !== undefined) {
-      send(placed);
-      return promise;
+      call.send(placed, false);
+      return call.promise;
     }
-    const w = withResolvers<Runner>();
-    waiter = { resolve: w.resolve, reject: w.reject, settled: false };
-    this.#enqueue(waiter);
-    this.#grow();
-    w.promise.then((r) => {
-      // Timed out or aborted while queued: a slot handed over meanwhile goes back.
-      if (settled) this.#release(r);
-      else send(r);
-    }, (err) => finish(false, err));
-    return promise;
+    call.queue();
+    return call.promise;
+  }
+
+  #callEnded(call: PoolCall, ok: boolean, value: unknown): void {
+    this.#deadlines.delete(call);
+    if (ok) this.#stats.callsOk++;
+    else this.#stats.callsFailed++;
+    if (this.#onEvent !== undefined) {
+      const target = call.target;
+      this.#event("flame.call.end", {
+        "flame.ok": ok,
+        "flame.duration_ms": Date.now() - call.startedAt,
+        "flame.target": target.kind === "fn" ? "function" : `${target.specifier}#${target.name}`,
+        ...(ok ? {} : { "error.type": (value as Error)?.name ?? typeof value }),
+      }, call.runner?.id);
+    }
   }
 
   #tryPlace(): Runner | undefined {
@@ -1354,6 +1310,132 @@ export class Pool implements AsyncDisposable {
     await this.#backend.close?.();
     backendsInUse.delete(this.#backend);
     this.#log.info(`pool ${this.name}: closed`);
+  }
+}
+
+/** What a {@linkcode PoolCall} needs of its pool. */
+interface CallHost {
+  /** The call no longer occupies `runner`. */
+  release(runner: Runner): void;
+  /** Queues the call's waiter and grows the pool if it may. */
+  enqueue(waiter: Waiter): void;
+  /** A queued waiter gave up. */
+  unqueue(): void;
+  /** The call settled (before its promise's callbacks run). */
+  ended(call: PoolCall, ok: boolean, value: unknown): void;
+}
+
+/**
+ * One call, from `pool.call()` to its outcome: the promise the caller holds,
+ * the deadline entry, the abort listener and the link's sink, all one object,
+ * so a call costs no closures.
+ */
+class PoolCall implements CallSink, EventListenerObject {
+  readonly promise: Promise<unknown>;
+  readonly target: CallTarget;
+  readonly startedAt = Date.now();
+  /** `Date.now()` milliseconds when the call times out (`Infinity`: never). */
+  readonly deadline: number;
+  /** Links of the pool's deadline list. */
+  prevDue: Deadline | null | undefined = undefined;
+  nextDue: Deadline | null | undefined = undefined;
+  runner: Runner | undefined;
+  #resolve!: (value: unknown) => void;
+  #reject!: (reason: unknown) => void;
+  #host: CallHost;
+  #body: Uint8Array[];
+  #timeout: number;
+  #signal: AbortSignal | undefined;
+  #onPlaced: ((runnerId: string) => void) | undefined;
+  #callId = 0;
+  #waiter: Waiter | undefined;
+  #settled = false;
+
+  constructor(
+    host: CallHost,
+    target: CallTarget,
+    body: Uint8Array[],
+    timeout: number,
+    signal: AbortSignal | undefined,
+    onPlaced: ((runnerId: string) => void) | undefined,
+  ) {
+    this.promise = new Promise((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    this.#host = host;
+    this.target = target;
+    this.#body = body;
+    this.#timeout = timeout;
+    this.deadline = Number.isFinite(timeout) ? this.startedAt + timeout : Infinity;
+    this.#signal = signal;
+    this.#onPlaced = onPlaced;
+  }
+
+  /** Sends the call to `runner`, which has been taken for it. */
+  send(runner: Runner, waited: boolean): void {
+    this.runner = runner;
+    const remaining = this.deadline === Infinity
+      ? 0
+      : waited
+      ? Math.max(1, this.deadline - Date.now())
+      : this.#timeout;
+    this.#callId = runner.link.call(this.#body, remaining, this);
+    this.#onPlaced?.(runner.id);
+  }
+
+  /** Waits for a runner. */
+  queue(): void {
+    const w = withResolvers<Runner>();
+    this.#waiter = { resolve: w.resolve, reject: w.reject, settled: false };
+    this.#host.enqueue(this.#waiter);
+    w.promise.then((runner) => {
+      // Timed out or aborted while queued: a slot handed over meanwhile goes back.
+      if (this.#settled) this.#host.release(runner);
+      else this.send(runner, true);
+    }, (err) => this.#finish(false, err));
+  }
+
+  /** From the link: the outcome. */
+  settle(ok: boolean, value: unknown): void {
+    this.#finish(ok, ok || this.target.kind !== "fn" ? value : withClosureHint(value));
+  }
+
+  /** From the link: the runner is free of this call. */
+  done(): void {
+    this.#host.release(this.runner!);
+  }
+
+  /** From the deadline timer. */
+  expire(): void {
+    this.#cancel(new TimeoutError(`Call timed out after ${this.#timeout} ms`));
+  }
+
+  /** The caller's signal aborted. */
+  handleEvent(): void {
+    this.#cancel(this.#signal!.reason);
+  }
+
+  #cancel(reason: unknown): void {
+    if (this.#settled) return;
+    const waiter = this.#waiter;
+    if (waiter !== undefined && !waiter.settled) {
+      waiter.settled = true;
+      this.#host.unqueue();
+    }
+    if (this.runner !== undefined && this.#callId !== 0) {
+      this.runner.link.cancel(this.#callId, reason);
+    }
+    this.#finish(false, reason);
+  }
+
+  #finish(ok: boolean, value: unknown): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#signal?.removeEventListener("abort", this);
+    if (ok) this.#resolve(value);
+    else this.#reject(value);
+    this.#host.ended(this, ok, value);
   }
 }
 

@@ -10,16 +10,18 @@ import { RemoteError, RunnerExitedError } from "./errors.ts";
 import type { FrameConnection } from "./protocol/connection.ts";
 import type { Frame } from "./protocol/frame.ts";
 import {
+  CALL_HEADER_SIZE,
   decodeError,
   decodeId,
   decodeIdValue,
-  encodeCallHeader,
   encodeId,
   FrameType,
   LINK_MAX_PAYLOAD,
+  writeCallHeader,
 } from "./protocol/messages.ts";
 import { STREAM_WINDOW } from "./runner/executor.ts";
 import type { Logger } from "./util/logger.ts";
+import { IntMap } from "./util/int_map.ts";
 import { type Resolvers, withResolvers } from "./util/promise.ts";
 
 /** Heartbeat timings (milliseconds). */
@@ -30,13 +32,20 @@ export interface HeartbeatOptions {
   timeout: number;
 }
 
-/** Receives a call's outcome: a value (a stream arrives as an `AsyncIterable`) or an error. */
-export type Settle = (ok: boolean, value: unknown) => void;
+/** Where a call's outcome goes (one object per call: no closures on the hot path). */
+export interface CallSink {
+  /**
+   * The outcome: a value (a stream arrives as an `AsyncIterable`) or an error.
+   * Called at least once; later calls are to be ignored.
+   */
+  settle(ok: boolean, value: unknown): void;
+  /** Called exactly once when the call no longer occupies the runner. */
+  done(): void;
+}
 
 interface Pending {
   id: number;
-  settle: Settle;
-  done: () => void;
+  sink: CallSink;
   stream: RemoteStream | undefined;
 }
 
@@ -46,7 +55,8 @@ export class RunnerLink {
   #conn: FrameConnection;
   #log: Logger;
   #nextId = 1;
-  #pending = new Map<number, Pending>();
+  #pending = new IntMap<Pending>();
+  #head = new Uint8Array(CALL_HEADER_SIZE);
   #lastHeard = Date.now();
   #tick: Timer;
   #closeReason: string | undefined;
@@ -89,27 +99,28 @@ export class RunnerLink {
    *
    * @param body What to run and the arguments, from `encodeCallBody()`.
    * @param timeout Milliseconds the runner allows (`0`: none).
-   * @param done Called exactly once when the call no longer occupies the runner.
-   * @param settle Called with the outcome (at least once; later calls are to be ignored).
-   * @returns The call id (`0` when the link has already ended: `settle` got the error).
+   * @param sink Receives the outcome and the end of the call's hold on the runner.
+   * @returns The call id (`0` when the link has already ended: the sink got the error).
    */
-  call(body: readonly Uint8Array[], timeout: number, done: () => void, settle: Settle): number {
+  call(body: readonly Uint8Array[], timeout: number, sink: CallSink): number {
     if (this.#closeReason !== undefined) {
-      done();
-      settle(false, new RunnerExitedError(this.id, this.#closeReason));
+      sink.done();
+      sink.settle(false, new RunnerExitedError(this.id, this.#closeReason));
       return 0;
     }
-    const id = this.#nextId++;
-    this.#pending.set(id, { id, settle, done, stream: undefined });
-    const parts: Uint8Array[] = [encodeCallHeader(id, timeout)];
-    for (let i = 0; i < body.length; i++) parts.push(body[i]!);
-    this.#conn.send(FrameType.Call, parts);
+    // Ids are 32-bit on the wire and never 0.
+    const id = this.#nextId;
+    this.#nextId = id === 0xffffffff ? 1 : id + 1;
+    this.#pending.set(id, { id, sink, stream: undefined });
+    // `send` copies the head before returning, so one buffer serves every call.
+    writeCallHeader(this.#head, 0, id, timeout);
+    this.#conn.send(FrameType.Call, body, this.#head);
     return id;
   }
 
   /** Ends a call's hold on the runner, once. */
   #finish(p: Pending): void {
-    if (this.#pending.delete(p.id)) p.done();
+    if (this.#pending.get(p.id) === p && this.#pending.delete(p.id)) p.sink.done();
   }
 
   /**
@@ -122,7 +133,7 @@ export class RunnerLink {
     const p = this.#pending.get(id);
     if (p === undefined) return;
     this.#conn.send(FrameType.Cancel, encodeId(id));
-    p.settle(false, reason);
+    p.sink.settle(false, reason);
     p.stream?.fail(reason);
     this.#finish(p);
   }
@@ -151,9 +162,9 @@ export class RunnerLink {
     this.#closeReason = reason;
     clearInterval(this.#tick);
     this.#conn.close();
-    for (const p of [...this.#pending.values()]) {
+    for (const p of this.#pending.values()) {
       const err = new RunnerExitedError(this.id, reason);
-      p.settle(false, err);
+      p.sink.settle(false, err);
       p.stream?.fail(err);
       this.#finish(p);
     }
@@ -187,7 +198,7 @@ export class RunnerLink {
         const [id, value] = decodeIdValue(payload, shared);
         const p = this.#pending.get(id);
         if (p === undefined) return;
-        p.settle(true, value);
+        p.sink.settle(true, value);
         this.#finish(p);
         return;
       }
@@ -197,7 +208,7 @@ export class RunnerLink {
         if (p === undefined) return;
         const err = new RemoteError(wire);
         if (p.stream) p.stream.fail(err);
-        else p.settle(false, err);
+        else p.sink.settle(false, err);
         this.#finish(p);
         return;
       }
@@ -210,7 +221,7 @@ export class RunnerLink {
             (n) => this.#conn.send(FrameType.StreamPull, encodeId(id, n)),
             () => this.cancel(id, undefined),
           );
-          p.settle(true, p.stream);
+          p.sink.settle(true, p.stream);
         }
         p.stream.push(value);
         return;
@@ -221,7 +232,7 @@ export class RunnerLink {
         if (p === undefined) return;
         if (p.stream === undefined) {
           p.stream = new RemoteStream(() => {}, () => {});
-          p.settle(true, p.stream);
+          p.sink.settle(true, p.stream);
         }
         p.stream.end();
         this.#finish(p);

@@ -14,6 +14,8 @@ import { type Frame, FRAME_HEADER_SIZE, FrameDecoder, writeFrameHeader } from ".
 
 const READ_SIZE = 64 * 1024;
 const resolved = Promise.resolve();
+/** Parts up to this size are copied byte by byte: cheaper than `set()` for a few bytes. */
+const SMALL_COPY = 32;
 const COALESCE_LIMIT = 64 * 1024;
 /** Size of the buffer small frames are written into (grown for one larger frame). */
 const OUT_SIZE = 16 * 1024;
@@ -39,11 +41,18 @@ export class FrameConnection {
   #socket: Socket;
   #decoder: FrameDecoder;
   #readBuf = new Uint8Array(READ_SIZE);
-  /** Sealed segments to write in order (coalesced small frames, large parts). */
-  #queue: Uint8Array[] = [];
+  /** Sealed segments to write in order (coalesced small frames, large parts), `#queued` of them. */
+  #queue: (Uint8Array | undefined)[] = [];
+  #queued = 0;
+  /** The other queue array: the two take turns, so a flush allocates none. */
+  #otherQueue: (Uint8Array | undefined)[] = [];
   /** Small frames being gathered; `#outLength` bytes used. */
   #out: Uint8Array | undefined;
   #outLength = 0;
+  /** The latest `OUT_SIZE` buffer made here (only our own buffers are ever reused). */
+  #ownOut: Uint8Array | undefined;
+  /** A view of `#ownOut` from its last sealing, reused when the length repeats. */
+  #outView: Uint8Array | undefined;
   /** A written `OUT_SIZE` buffer, ready for reuse. */
   #spare: Uint8Array | undefined;
   /** A flush is queued as a microtask. */
@@ -112,45 +121,65 @@ export class FrameConnection {
         return null;
       }
       if (direct) this.#decoder.filled(n);
-      else this.#decoder.push(this.#readBuf.subarray(0, n));
+      else this.#decoder.push(this.#readBuf, n);
     }
   }
 
   /**
    * Queues a frame. Errors surface as a closed connection (`readFrame()` returns `null`).
    *
+   * A frame under 64 KiB is copied at once; in a larger frame, `head` is
+   * copied and the parts are written as they are, so they must not change
+   * until written.
+   *
    * @param type The frame type.
    * @param parts The payload, as parts to write in order (not copied when large).
+   * @param head Bytes before the parts, always copied (the caller may reuse the buffer at once).
    */
-  send(type: number, parts: readonly Uint8Array[] = []): void {
+  send(type: number, parts: readonly Uint8Array[] = [], head?: Uint8Array): void {
     if (this.#closed) return;
-    let length = 0;
+    const headLength = head === undefined ? 0 : head.length;
+    let length = headLength;
     for (let i = 0; i < parts.length; i++) length += parts[i]!.length;
     if (length < COALESCE_LIMIT) {
       const size = FRAME_HEADER_SIZE + length;
       let out = this.#out;
       if (out === undefined || out.length - this.#outLength < size) {
         this.#seal();
-        out = this.#out = size <= OUT_SIZE
-          ? (this.#spare ?? new Uint8Array(OUT_SIZE))
-          : new Uint8Array(size);
-        this.#spare = undefined;
+        if (size > OUT_SIZE) {
+          out = new Uint8Array(size);
+        } else if (this.#spare !== undefined) {
+          out = this.#spare;
+          this.#spare = undefined;
+        } else {
+          out = this.#ownOut = new Uint8Array(OUT_SIZE);
+        }
+        this.#out = out;
       }
       let at = this.#outLength;
       writeFrameHeader(out, at, type, length);
       at += FRAME_HEADER_SIZE;
+      if (head !== undefined) {
+        for (let i = 0; i < headLength; i++) out[at + i] = head[i]!;
+        at += headLength;
+      }
       for (let i = 0; i < parts.length; i++) {
         const p = parts[i]!;
-        out.set(p, at);
+        if (p.length <= SMALL_COPY) {
+          for (let j = 0; j < p.length; j++) out[at + j] = p[j]!;
+        } else {
+          out.set(p, at);
+        }
         at += p.length;
       }
       this.#outLength = at;
     } else {
       this.#seal();
-      const header = new Uint8Array(FRAME_HEADER_SIZE);
+      const header = new Uint8Array(FRAME_HEADER_SIZE + headLength);
       writeFrameHeader(header, 0, type, length);
-      this.#queue.push(header);
-      for (let i = 0; i < parts.length; i++) this.#queue.push(parts[i]!);
+      if (head !== undefined) header.set(head, FRAME_HEADER_SIZE);
+      this.#enqueue(header);
+      for (let i = 0; i < parts.length; i++) this.#enqueue(parts[i]!);
     }
     if (!this.#flushQueued && this.#writing === undefined) {
       this.#flushQueued = true;
@@ -164,10 +193,21 @@ export class FrameConnection {
     this.#writing ??= this.#flush();
   };
 
+  #enqueue(part: Uint8Array): void {
+    this.#queue[this.#queued++] = part;
+  }
+
   /** Moves gathered small frames to the write queue. */
   #seal(): void {
-    if (this.#out === undefined || this.#outLength === 0) return;
-    this.#queue.push(this.#out.subarray(0, this.#outLength));
+    const out = this.#out;
+    const length = this.#outLength;
+    if (out === undefined || length === 0) return;
+    let view = this.#outView;
+    if (view === undefined || view.buffer !== out.buffer || view.length !== length) {
+      view = out.subarray(0, length);
+      if (out === this.#ownOut) this.#outView = view;
+    }
+    this.#enqueue(view);
     this.#out = undefined;
     this.#outLength = 0;
   }
@@ -184,19 +224,22 @@ export class FrameConnection {
     try {
       while (!this.#closed) {
         this.#seal();
-        if (this.#queue.length === 0) break;
+        const count = this.#queued;
+        if (count === 0) break;
         const batch = this.#queue;
-        this.#queue = [];
-        for (let i = 0; i < batch.length; i++) {
+        this.#queue = this.#otherQueue;
+        this.#queued = 0;
+        for (let i = 0; i < count; i++) {
           const part = batch[i]!;
+          batch[i] = undefined;
           let written = await this.#socket.write(part);
           while (written < part.length) {
             written += await this.#socket.write(part.subarray(written));
           }
-          if (part.buffer.byteLength === OUT_SIZE && part.byteOffset === 0) {
-            this.#spare = new Uint8Array(part.buffer);
-          }
+          // Our own small-frame buffer is free again (never a caller's buffer).
+          if (part.buffer === this.#ownOut?.buffer) this.#spare = this.#ownOut;
         }
+        this.#otherQueue = batch;
       }
     } catch (err) {
       this.#writeError = err;
@@ -216,7 +259,11 @@ export class FrameConnection {
     if (this.#closed) return;
     this.#closed = true;
     this.#queue = [];
+    this.#otherQueue = [];
+    this.#queued = 0;
     this.#out = undefined;
+    this.#ownOut = undefined;
+    this.#outView = undefined;
     this.#spare = undefined;
     try {
       this.#socket.close();

@@ -44,7 +44,12 @@ function slabCopy(source: Uint8Array, start: number, end: number): Uint8Array {
     slabUsed = 0;
   }
   const at = slabUsed;
-  slab.set(source.subarray(start, end), at);
+  if (n <= 64) {
+    // A few bytes: a loop beats making a view for set().
+    for (let i = 0; i < n; i++) slab[at + i] = source[start + i]!;
+  } else {
+    slab.set(source.subarray(start, end), at);
+  }
   slabUsed = at + n;
   return slab.subarray(at, at + n);
 }
@@ -142,47 +147,49 @@ export class FrameDecoder {
    * Feeds bytes. The decoder copies what it keeps, so the caller may reuse `chunk`.
    *
    * @param chunk Bytes as the socket delivered them.
+   * @param end Use only `chunk[0, end)` (a socket read's count), sparing the caller a view.
    * @throws {ProtocolError} When a frame announces a payload over the limit (from
    * `next()` instead, when frames before it are still untaken: taking them may
    * raise the limit).
    */
-  push(chunk: Uint8Array): void {
+  push(chunk: Uint8Array, end: number = chunk.length): void {
     if (this.#stalled) {
-      const joined = new Uint8Array(this.#pending.length + chunk.length);
+      const joined = new Uint8Array(this.#pending.length + end);
       joined.set(this.#pending);
-      joined.set(chunk, this.#pending.length);
+      joined.set(chunk.subarray(0, end), this.#pending.length);
       this.#pending = joined;
       return;
     }
     let data = chunk;
+    let pos = 0;
     if (this.#body !== undefined) {
       const need = this.#body.length - this.#bodyFilled;
-      const take = Math.min(need, data.length);
+      const take = Math.min(need, end);
       this.#body.set(data.subarray(0, take), this.#bodyFilled);
       this.#bodyFilled += take;
-      data = data.subarray(take);
+      pos = take;
       if (this.#bodyFilled < this.#body.length) return;
       this.#ready.push({ type: this.#bodyType, payload: this.#body, shared: false });
       this.#body = undefined;
       this.#bodyFilled = 0;
     }
-    if (this.#pending.length > 0 && data.length > 0) {
-      const joined = new Uint8Array(this.#pending.length + data.length);
+    if (pos === end) return;
+    if (this.#pending.length > 0) {
+      const joined = new Uint8Array(this.#pending.length + end - pos);
       joined.set(this.#pending);
-      joined.set(data, this.#pending.length);
+      joined.set(data.subarray(pos, end), this.#pending.length);
       data = joined;
+      pos = 0;
+      end = joined.length;
       this.#pending = new Uint8Array(0);
-    } else if (data.length === 0) {
-      return;
     }
-    let pos = 0;
-    while (data.length - pos >= FRAME_HEADER_SIZE) {
+    while (end - pos >= FRAME_HEADER_SIZE) {
       const length = ((data[pos]! << 24) >>> 0) + (data[pos + 1]! << 16) +
         (data[pos + 2]! << 8) + data[pos + 3]!;
       const type = data[pos + 4]!;
       if (length > this.#maxPayload) {
         if (this.#readIndex < this.#ready.length) {
-          this.#pending = data.slice(pos);
+          this.#pending = data.slice(pos, end);
           this.#stalled = true;
           return;
         }
@@ -191,7 +198,7 @@ export class FrameDecoder {
         );
       }
       const start = pos + FRAME_HEADER_SIZE;
-      const available = data.length - start;
+      const available = end - start;
       if (available >= length) {
         this.#ready.push(
           length <= SLAB_PAYLOAD_MAX
@@ -203,12 +210,12 @@ export class FrameDecoder {
       }
       // Incomplete payload: allocate it once and fill it from later chunks.
       this.#body = new Uint8Array(length);
-      this.#body.set(data.subarray(start));
+      this.#body.set(data.subarray(start, end));
       this.#bodyFilled = available;
       this.#bodyType = type;
       return;
     }
-    if (pos < data.length) this.#pending = data.slice(pos);
+    if (pos < end) this.#pending = data.slice(pos, end);
   }
 
   /**

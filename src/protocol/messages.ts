@@ -88,9 +88,9 @@ const textDecoder = new TextDecoder();
  */
 export function encodeCallBody(target: CallTarget, args: readonly unknown[]): Uint8Array[] {
   const argParts = encodeValue(args, { name: "args" });
-  const parts = [callHead(target)];
-  for (let i = 0; i < argParts.length; i++) parts.push(argParts[i]!);
-  return parts;
+  const head = callHead(target);
+  if (argParts.length === 1) return [head, argParts[0]!];
+  return [head, ...argParts];
 }
 
 /** Encoded heads of recent targets: a pool calls the same few functions again and again. */
@@ -127,17 +127,34 @@ function callHead(target: CallTarget): Uint8Array {
 export function encodeCallHeader(id: number, timeout: number): Uint8Array {
   // From the shared slab: a fresh 8-byte typed array costs more than the call's encoding.
   const { buf, offset } = reserve(CALL_HEADER_SIZE);
+  writeCallHeader(buf, offset, id, timeout);
+  return commit(CALL_HEADER_SIZE);
+}
+
+/**
+ * Writes the per-send part of a call into `target` at `offset`.
+ *
+ * @param target Where to write ({@linkcode CALL_HEADER_SIZE} bytes).
+ * @param offset The index of the first byte.
+ * @param id The call id.
+ * @param timeout Milliseconds the runner allows (`0`: no limit; capped at 2^32-1).
+ */
+export function writeCallHeader(
+  target: Uint8Array,
+  offset: number,
+  id: number,
+  timeout: number,
+): void {
   const t = Number.isFinite(timeout) ? Math.min(Math.max(0, Math.ceil(timeout)), 0xffffffff) : 0;
   const i = id >>> 0;
-  buf[offset] = i >>> 24;
-  buf[offset + 1] = (i >>> 16) & 0xff;
-  buf[offset + 2] = (i >>> 8) & 0xff;
-  buf[offset + 3] = i & 0xff;
-  buf[offset + 4] = t >>> 24;
-  buf[offset + 5] = (t >>> 16) & 0xff;
-  buf[offset + 6] = (t >>> 8) & 0xff;
-  buf[offset + 7] = t & 0xff;
-  return commit(CALL_HEADER_SIZE);
+  target[offset] = i >>> 24;
+  target[offset + 1] = (i >>> 16) & 0xff;
+  target[offset + 2] = (i >>> 8) & 0xff;
+  target[offset + 3] = i & 0xff;
+  target[offset + 4] = t >>> 24;
+  target[offset + 5] = (t >>> 16) & 0xff;
+  target[offset + 6] = (t >>> 8) & 0xff;
+  target[offset + 7] = t & 0xff;
 }
 
 function fail(what: string): never {
@@ -219,7 +236,7 @@ export function encodeIdValue(id: number, value: unknown): Uint8Array[] {
 export function decodeIdValue(payload: Uint8Array, shared = false): [number, unknown] {
   const v = decodeValue(payload, shared);
   if (!Array.isArray(v) || v.length !== 2 || typeof v[0] !== "number") fail("result");
-  return [v[0], v[1]];
+  return v as [number, unknown];
 }
 
 /**

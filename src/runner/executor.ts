@@ -6,7 +6,8 @@
  * @module
  */
 
-import { DeadlineTimer } from "../util/deadline_timer.ts";
+import { type Deadline, DeadlineTimer } from "../util/deadline_timer.ts";
+import { IntMap } from "../util/int_map.ts";
 import type { FrameConnection } from "../protocol/connection.ts";
 import {
   type CallMessage,
@@ -40,6 +41,9 @@ class RunningCall implements CallContext {
   #reason: unknown;
   credit = STREAM_WINDOW;
   wakeCredit: (() => void) | undefined;
+  /** Links of the executor's deadline list. */
+  prevDue: Deadline | null | undefined = undefined;
+  nextDue: Deadline | null | undefined = undefined;
 
   constructor(id: number, runnerId: string, deadline: number) {
     this.id = id;
@@ -72,7 +76,7 @@ class RunningCall implements CallContext {
 export class Executor {
   #conn: FrameConnection;
   #runnerId: string;
-  #running = new Map<number, RunningCall>();
+  #running = new IntMap<RunningCall>();
   #fnCache = new Map<string, AnyFn>();
   #onIdleChange: (busy: number) => void;
   #deadlines = new DeadlineTimer<RunningCall>((call) =>
@@ -166,7 +170,7 @@ export class Executor {
    * @param reason The abort reason.
    */
   cancelAll(reason: unknown): void {
-    for (const id of [...this.#running.keys()]) this.cancel(id, reason);
+    for (const call of this.#running.values()) this.cancel(call.id, reason);
     this.#disposed = true;
     this.#deadlines.dispose();
   }

@@ -1,0 +1,106 @@
+/**
+ * FrameConnection over a real loopback socket: what reaches the peer is
+ * exactly what was sent, whatever the caller does with its buffers after
+ * `send()` returns as the contract allows (the head is always copied, small
+ * frames are copied whole, large parts are written in place).
+ */
+
+import assert from "node:assert/strict";
+import { FrameConnection } from "../../src/protocol/connection.ts";
+import { concat } from "../../src/util/bytes.ts";
+
+async function pair(): Promise<[FrameConnection, FrameConnection]> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const [a, b] = await Promise.all([
+      Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port }),
+      listener.accept(),
+    ]);
+    return [
+      new FrameConnection(a, { maxPayload: 1 << 24 }),
+      new FrameConnection(b, { maxPayload: 1 << 24 }),
+    ];
+  } finally {
+    listener.close();
+  }
+}
+
+Deno.test("send() copies the head at once for small and large frames, and small frames whole", async () => {
+  const [a, b] = await pair();
+  try {
+    const head = new Uint8Array(8);
+    const small = new Uint8Array([1, 2, 3]);
+    const medium = new Uint8Array(100).fill(4); // past the byte-by-byte copy
+    const large = new Uint8Array(200_000).map((_, i) => i & 0xff); // a frame over 64 KiB
+    const expected: Uint8Array[] = [];
+    for (let i = 0; i < 6; i++) {
+      head.fill(i + 1);
+      const parts = i === 5 ? [large] : [small, medium];
+      a.send(10, parts, head);
+      expected.push(concat([new Uint8Array(8).fill(i + 1), ...parts]));
+      // Reused at once, as RunnerLink reuses its call head.
+      head.fill(0xee);
+      if (i !== 5) {
+        small.fill(0xee); // a small frame is already copied
+        medium.fill(0xee);
+        small.set([1, 2, 3]);
+        medium.fill(4);
+      }
+    }
+    a.send(11); // no payload, no head
+    expected.push(new Uint8Array(0));
+    await a.flushed();
+    for (const want of expected) {
+      const frame = await b.readFrame();
+      assert.ok(frame !== null);
+      assert.equal(frame.type, want.length === 0 ? 11 : 10);
+      assert.deepEqual(frame.payload, want);
+    }
+  } finally {
+    a.close();
+    b.close();
+  }
+});
+
+Deno.test("flushed() resolves once queued frames are written, including ones queued meanwhile", async () => {
+  const [a, b] = await pair();
+  try {
+    const big = new Uint8Array(1 << 20).fill(9);
+    a.send(1, [big]);
+    const flushed = a.flushed();
+    a.send(2, [new Uint8Array([7])]);
+    // The peer drains while we wait: 1 MiB may exceed the socket buffers.
+    const reading = (async () => {
+      const first = await b.readFrame();
+      const second = await b.readFrame();
+      return [first, second];
+    })();
+    await flushed;
+    const [first, second] = await reading;
+    assert.equal(first?.payload.length, 1 << 20);
+    assert.deepEqual(second?.payload, new Uint8Array([7]));
+  } finally {
+    a.close();
+    b.close();
+  }
+});
+
+Deno.test("a caller's 16 KiB part is never taken for the connection's own write buffer", async () => {
+  const [a, b] = await pair();
+  try {
+    // The small-frame buffer is 16 KiB; a part of a large frame may be one too.
+    const mine = new Uint8Array(16 * 1024).fill(0x5a);
+    a.send(1, [new Uint8Array(64 * 1024), mine]);
+    await a.flushed();
+    for (let i = 0; i < 50; i++) a.send(2, [new Uint8Array([i, i, i])]);
+    await a.flushed();
+    assert.ok(mine.every((x) => x === 0x5a), "the caller's buffer was written into");
+    assert.equal((await b.readFrame())?.payload.length, 80 * 1024);
+    for (let i = 0; i < 50; i++) {
+      assert.deepEqual((await b.readFrame())?.payload, new Uint8Array([i, i, i]));
+    }
+  } finally {
+    a.close();
+    b.close();
+  }
+});
