@@ -174,22 +174,20 @@ export class RunnerLink {
   async #readLoop(): Promise<void> {
     let reason = "connection closed";
     try {
-      while (true) {
-        let frame = await this.#conn.readFrame();
-        if (frame === null) break;
-        this.#lastHeard = Date.now();
-        // Every frame one socket read delivered, in this tick: callers woken
-        // together send their next calls together, in one write.
-        do this.#handle(frame); while (
-          (frame = this.#conn.takeFrame() ?? null) !== null
-        );
-      }
+      // Every frame one socket read delivered is handled in this tick: callers
+      // woken together send their next calls together, in one write.
+      await this.#conn.readEach(this.#onFrame, this.#onRead);
     } catch (err) {
       reason = `protocol error: ${(err as Error).message}`;
       this.#log.warn(`runner ${this.id}: ${reason}`);
     }
     this.close(reason);
   }
+
+  #onFrame = (frame: Frame): void => this.#handle(frame);
+  #onRead = (): void => {
+    this.#lastHeard = Date.now();
+  };
 
   #handle(frame: Frame): void {
     const { type, payload, shared } = frame;

@@ -82,16 +82,6 @@ export class FrameConnection {
   }
 
   /**
-   * Takes a frame already received, without waiting: after `readFrame()`
-   * resolves, a reader drains what the same socket read delivered in one go.
-   *
-   * @returns The frame, or `undefined` when none is buffered.
-   */
-  takeFrame(): Frame | undefined {
-    return this.#decoder.next();
-  }
-
-  /**
    * Reads the next whole frame.
    *
    * @returns The frame, or `null` when the peer closed the connection (or it was closed here).
@@ -122,6 +112,49 @@ export class FrameConnection {
       }
       if (direct) this.#decoder.filled(n);
       else this.#decoder.push(this.#readBuf, n);
+    }
+  }
+
+  /**
+   * Reads frames until the connection ends, handing each to `onFrame` as it
+   * is decoded (one async loop for the connection's life, rather than a
+   * promise per frame). Frames one socket read delivered are handed over in
+   * the same tick, then `onRead` runs once.
+   *
+   * @param onFrame Receives each frame; it may close the connection.
+   * @param onRead Runs after the frames of each socket read.
+   * @returns When the peer closed the connection or it was closed here.
+   * @throws {ProtocolError} On an oversize frame.
+   */
+  async readEach(onFrame: (frame: Frame) => void, onRead?: () => void): Promise<void> {
+    const decoder = this.#decoder;
+    while (true) {
+      let handed = false;
+      for (let f = decoder.next(); f !== undefined && !this.#closed; f = decoder.next()) {
+        onFrame(f);
+        handed = true;
+      }
+      if (handed) onRead?.();
+      if (this.#closed) return;
+      const rest = decoder.bodyRemainder();
+      const direct = rest !== undefined && rest.length >= DIRECT_READ_MIN;
+      let n: number | null;
+      try {
+        n = await this.#socket.read(direct ? rest : this.#readBuf);
+      } catch (err) {
+        if (this.#closed) return;
+        if (isConnectionDrop(err)) {
+          this.close();
+          return;
+        }
+        throw err;
+      }
+      if (n === null) {
+        this.close();
+        return;
+      }
+      if (direct) decoder.filled(n);
+      else decoder.push(this.#readBuf, n);
     }
   }
 

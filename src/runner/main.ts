@@ -235,14 +235,9 @@ function serve(
 
   (async () => {
     try {
-      while (true) {
-        let frame = await conn.readFrame();
-        if (frame === null) break;
-        terminator.heard();
-        // Everything one socket read delivered is handled in this tick, so the
-        // answers to a batch of calls leave in one write.
-        do handle(frame); while ((frame = conn.takeFrame() ?? null) !== null);
-      }
+      // Everything one socket read delivered is handled in this tick, so the
+      // answers to a batch of calls leave in one write.
+      await conn.readEach(handle, () => terminator.heard());
     } catch (err) {
       log.error(`runner ${env.id}: link failed: ${(err as Error).message}`);
     }

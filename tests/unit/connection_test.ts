@@ -104,3 +104,55 @@ Deno.test("a caller's 16 KiB part is never taken for the connection's own write 
     b.close();
   }
 });
+
+Deno.test("readEach() hands over every frame in order, once per read calls onRead, ends at EOF", async () => {
+  const [a, b] = await pair();
+  try {
+    for (let i = 0; i < 300; i++) a.send(3, [new Uint8Array([i & 0xff])]);
+    a.send(4, [new Uint8Array(100_000).fill(1)]); // a large frame read straight into place
+    await a.flushed();
+    a.close();
+    const seen: number[] = [];
+    let reads = 0;
+    let framesAtLastRead = 0;
+    await b.readEach((f) => {
+      seen.push(f.type === 3 ? f.payload[0]! : f.payload.length);
+    }, () => {
+      reads++;
+      assert.ok(seen.length > framesAtLastRead, "onRead without new frames");
+      framesAtLastRead = seen.length;
+    });
+    assert.deepEqual(seen, [...Array.from({ length: 300 }, (_, i) => i & 0xff), 100_000]);
+    assert.ok(reads >= 1 && reads <= 301, `${reads} reads`);
+    assert.ok(b.closed);
+  } finally {
+    a.close();
+    b.close();
+  }
+});
+
+Deno.test("readEach() stops when a frame handler closes the connection, and throws on an oversize frame", async () => {
+  const [a, b] = await pair();
+  try {
+    for (let i = 0; i < 5; i++) a.send(5, [new Uint8Array([i])]);
+    await a.flushed();
+    const seen: number[] = [];
+    await b.readEach((f) => {
+      seen.push(f.payload[0]!);
+      if (seen.length === 2) b.close();
+    });
+    assert.deepEqual(seen, [0, 1]);
+  } finally {
+    a.close();
+    b.close();
+  }
+  const [c, d] = await pair();
+  try {
+    d.maxPayload = 10;
+    c.send(6, [new Uint8Array(11)]);
+    await assert.rejects(d.readEach(() => {}), /exceeds the limit of 10/);
+  } finally {
+    c.close();
+    d.close();
+  }
+});
