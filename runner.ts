@@ -11,7 +11,6 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { runRunner } from "./src/runner/main.ts";
 import { consoleLogger } from "./src/util/logger.ts";
 import denoJson from "./deno.json" with { type: "json" };
@@ -44,11 +43,13 @@ Exit codes: 0 normal end, 2 FLAME_PARENT missing or invalid, 3 parent
 unreachable before the boot deadline, 4 authentication failed.`;
 
 if (import.meta.main) {
-  const { values } = parseArgs({
+  // A backend starts the runner with no arguments; `node:util` costs a cold
+  // boot about 12 ms, so it is loaded only when there are flags to read.
+  const values = Deno.args.length === 0 ? {} : (await import("node:util")).parseArgs({
     args: Deno.args,
     options: { help: { type: "boolean", short: "h" }, version: { type: "boolean", short: "V" } },
     strict: false,
-  });
+  }).values;
   if (values.help) {
     console.log(HELP);
     Deno.exit(0);

@@ -832,7 +832,8 @@ export class Pool implements AsyncDisposable {
 
   // ---- placement ---------------------------------------------------------
 
-  // Not `async`: a call placed at once costs no extra promise or timer (its
+  // Not `async`, no closures: a call placed at once is one PoolCall (its
+  // promise, deadline entry, abort listener and link sink) and no timer (its
   // timeout joins the pool's one DeadlineTimer).
   #run(
     target: CallTarget,
