@@ -44,4 +44,7 @@ docker build -q -f "$root/docker/test_runner.Dockerfile" --build-arg "APP_DIR=$r
 if [ -n "$previous" ] && [ "$previous" != "$(docker image inspect --format '{{.Id}}' "$tag")" ]; then
   docker rmi "$previous" >/dev/null 2>&1 || true
 fi
+# Earlier test images left untagged while a container still used them (removal
+# fails then) are removed once free: only untagged images with our label.
+docker image prune -f --filter "label=dev.flame-docker.source-id" >/dev/null 2>&1 || true
 echo "built $tag"
