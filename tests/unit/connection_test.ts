@@ -25,9 +25,21 @@ async function pair(): Promise<[FrameConnection, FrameConnection]> {
   }
 }
 
-Deno.test("send() copies the head at once for small and large frames, and small frames whole", async () => {
+/** Runs `fn` with a connected pair and closes both ends after, pass or fail. */
+async function withPair(
+  fn: (a: FrameConnection, b: FrameConnection) => Promise<void>,
+): Promise<void> {
   const [a, b] = await pair();
   try {
+    await fn(a, b);
+  } finally {
+    a.close();
+    b.close();
+  }
+}
+
+Deno.test("send() copies the head at once for small and large frames, and small frames whole", () =>
+  withPair(async (a, b) => {
     const head = new Uint8Array(8);
     const small = new Uint8Array([1, 2, 3]);
     const medium = new Uint8Array(100).fill(4); // past the byte-by-byte copy
@@ -56,15 +68,10 @@ Deno.test("send() copies the head at once for small and large frames, and small 
       assert.equal(frame.type, want.length === 0 ? 11 : 10);
       assert.deepEqual(frame.payload, want);
     }
-  } finally {
-    a.close();
-    b.close();
-  }
-});
+  }));
 
-Deno.test("flushed() resolves once queued frames are written, including ones queued meanwhile", async () => {
-  const [a, b] = await pair();
-  try {
+Deno.test("flushed() resolves once queued frames are written, including ones queued meanwhile", () =>
+  withPair(async (a, b) => {
     const big = new Uint8Array(1 << 20).fill(9);
     a.send(1, [big]);
     const flushed = a.flushed();
@@ -79,15 +86,10 @@ Deno.test("flushed() resolves once queued frames are written, including ones que
     const [first, second] = await reading;
     assert.equal(first?.payload.length, 1 << 20);
     assert.deepEqual(second?.payload, new Uint8Array([7]));
-  } finally {
-    a.close();
-    b.close();
-  }
-});
+  }));
 
-Deno.test("a caller's 16 KiB part is never taken for the connection's own write buffer", async () => {
-  const [a, b] = await pair();
-  try {
+Deno.test("a caller's 16 KiB part is never taken for the connection's own write buffer", () =>
+  withPair(async (a, b) => {
     // The small-frame buffer is 16 KiB; a part of a large frame may be one too.
     const mine = new Uint8Array(16 * 1024).fill(0x5a);
     a.send(1, [new Uint8Array(64 * 1024), mine]);
@@ -99,15 +101,10 @@ Deno.test("a caller's 16 KiB part is never taken for the connection's own write 
     for (let i = 0; i < 50; i++) {
       assert.deepEqual((await b.readFrame())?.payload, new Uint8Array([i, i, i]));
     }
-  } finally {
-    a.close();
-    b.close();
-  }
-});
+  }));
 
-Deno.test("readEach() hands over every frame in order, once per read calls onRead, ends at EOF", async () => {
-  const [a, b] = await pair();
-  try {
+Deno.test("readEach() hands over every frame in order, once per read calls onRead, ends at EOF", () =>
+  withPair(async (a, b) => {
     for (let i = 0; i < 300; i++) a.send(3, [new Uint8Array([i & 0xff])]);
     a.send(4, [new Uint8Array(100_000).fill(1)]); // a large frame read straight into place
     await a.flushed();
@@ -125,15 +122,10 @@ Deno.test("readEach() hands over every frame in order, once per read calls onRea
     assert.deepEqual(seen, [...Array.from({ length: 300 }, (_, i) => i & 0xff), 100_000]);
     assert.ok(reads >= 1 && reads <= 301, `${reads} reads`);
     assert.ok(b.closed);
-  } finally {
-    a.close();
-    b.close();
-  }
-});
+  }));
 
 Deno.test("readEach() stops when a frame handler closes the connection, and throws on an oversize frame", async () => {
-  const [a, b] = await pair();
-  try {
+  await withPair(async (a, b) => {
     for (let i = 0; i < 5; i++) a.send(5, [new Uint8Array([i])]);
     await a.flushed();
     const seen: number[] = [];
@@ -142,17 +134,10 @@ Deno.test("readEach() stops when a frame handler closes the connection, and thro
       if (seen.length === 2) b.close();
     });
     assert.deepEqual(seen, [0, 1]);
-  } finally {
-    a.close();
-    b.close();
-  }
-  const [c, d] = await pair();
-  try {
+  });
+  await withPair(async (c, d) => {
     d.maxPayload = 10;
     c.send(6, [new Uint8Array(11)]);
     await assert.rejects(d.readEach(() => {}), /exceeds the limit of 10/);
-  } finally {
-    c.close();
-    d.close();
-  }
+  });
 });
