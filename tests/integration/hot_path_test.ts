@@ -1,16 +1,27 @@
 /**
  * The warm call path arms no timer: call deadlines share one timer per side
  * and idle timers re-arm lazily, so a steady stream of calls costs no
- * `setTimeout`/`clearTimeout` on either side (with default timeouts and a
- * finite idle shutdown, as most pools run). LocalBackend runs the runner in
+ * `setTimeout`/`clearTimeout` on either side, with the default timeouts and
+ * with a runner-side idle timeout. LocalBackend runs the runner in
  * this process over a real loopback socket, so both sides are counted.
  */
 
 import assert from "node:assert/strict";
 import { LocalBackend, Pool } from "../../mod.ts";
 
-Deno.test("warm calls arm no timers on either side (defaults: 30 s timeout, 30 s idle shutdown)", async () => {
-  await using pool = new Pool({ backend: new LocalBackend(), max: 1 });
+for (
+  const [label, options] of [
+    ["defaults", {}],
+    // A finite idle limit for min runners gives the runner its own idle timeout too.
+    ["runner idle timeout", { minIdleShutdownAfter: 60_000 }],
+  ] as const
+) {
+  Deno.test(`warm calls arm no timers on either side (${label})`, () =>
+    warmCallsArmNoTimers(options));
+}
+
+async function warmCallsArmNoTimers(options: { minIdleShutdownAfter?: number }): Promise<void> {
+  await using pool = new Pool({ backend: new LocalBackend(), max: 1, ...options });
   const noop = () => 0;
   for (let i = 0; i < 200; i++) await pool.call(noop);
   const counts = { setTimeout: 0, clearTimeout: 0, setInterval: 0, clearInterval: 0 };
@@ -35,4 +46,4 @@ Deno.test("warm calls arm no timers on either side (defaults: 30 s timeout, 30 s
     Object.assign(globalThis, saved);
   }
   assert.deepEqual(counts, { setTimeout: 0, clearTimeout: 0, setInterval: 0, clearInterval: 0 });
-});
+}
