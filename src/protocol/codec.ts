@@ -164,7 +164,7 @@ function encodeJson(value: unknown): Uint8Array[] {
 /** `[]` as JSON. */
 const EMPTY_ARRAY = new Uint8Array([FORMAT_JSON, 0x5b, 0x5d]);
 
-/** An array JSON writes as `[]`: no own properties besides `length`, array prototype, no `toJSON`. */
+/** Whether an empty array encodes as the general path would: `Array.prototype`, no `toJSON`. */
 function isPlainArray(a: unknown[]): boolean {
   return Object.getPrototypeOf(a) === Array.prototype &&
     (a as { toJSON?: unknown }).toJSON === undefined;
