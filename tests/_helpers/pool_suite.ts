@@ -152,6 +152,27 @@ export function definePoolSuite(c: SuiteCase): void {
     assert.deepEqual(order, [0, 1, 2, 3, 4, 5, 6, 7]);
   });
 
+  test(`[${kind}] a queued call that times out or is aborted gives up its place`, async () => {
+    await using p = pool({ max: 1, maxConcurrency: 1 });
+    await p.call(() => 0);
+    const busy = p.call(() => new Promise((r) => setTimeout(() => r("a"), 400)));
+    const controller = new AbortController();
+    const timedOut = p.call(() => "b", [], { timeout: 60 }).catch((e) => e);
+    const aborted = p.call(() => "c", [], { signal: controller.signal }).catch((e) => e);
+    const served = p.call(() => "d");
+    assert.equal(p.stats().queued, 3);
+    setTimeout(() => controller.abort(new Error("caller left")), 30);
+    assert.ok((await timedOut) instanceof TimeoutError, "queued call timed out");
+    assert.match(String((await aborted)?.message), /caller left/);
+    // Both gave up while the runner was busy: only "d" still waits.
+    assert.equal(p.stats().queued, 1);
+    assert.equal(await busy, "a");
+    assert.equal(await served, "d");
+    assert.deepEqual([p.stats().queued, p.stats().busySlots], [0, 0]);
+    // No slot leaked: the next call is served at once.
+    assert.equal(await p.call(() => "e"), "e");
+  });
+
   test(`[${kind}] maxConcurrency bounds the calls on one runner`, async () => {
     await using p = pool({ max: 1, maxConcurrency: 3 });
     const key = `conc-${crypto.randomUUID()}`;
