@@ -42,3 +42,18 @@ export async function within<T>(p: Promise<T>, ms: number, what: string): Promis
     clearTimeout(timer);
   }
 }
+
+/**
+ * Runs a full garbage collection when the bench runs with
+ * `--v8-flags=--expose-gc` (as `deno task bench` does), so memory figures
+ * compare live memory rather than whatever garbage earlier sections left.
+ *
+ * @returns Whether a collection ran.
+ */
+export function collectGarbage(): boolean {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (typeof gc !== "function") return false;
+  gc();
+  gc();
+  return true;
+}

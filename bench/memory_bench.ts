@@ -9,7 +9,7 @@
 import { ProcessBackend } from "../src/backends/process.ts";
 import { Pool } from "../src/pool.ts";
 import { emit, type Reported } from "./_report.ts";
-import { median, sleep, within } from "./_stats.ts";
+import { collectGarbage, median, sleep, within } from "./_stats.ts";
 
 /** RSS in MB of this process's children whose command line contains `runner.ts`. */
 async function runnerRss(): Promise<number[]> {
@@ -40,6 +40,7 @@ export async function runMemoryBench(n: number): Promise<Reported[]> {
   const out: Reported[] = [];
   let up = 0;
   const all = Promise.withResolvers<void>();
+  const collected = collectGarbage();
   const before = Deno.memoryUsage();
   const pool = new Pool({
     backend: new ProcessBackend(),
@@ -53,6 +54,7 @@ export async function runMemoryBench(n: number): Promise<Reported[]> {
   try {
     await within(all.promise, 90_000, `${n} runners`);
     await sleep(300);
+    collectGarbage();
     const after = Deno.memoryUsage();
     const js = (after.heapUsed + after.external - before.heapUsed - before.external) / n;
     out.push(emit({
@@ -60,7 +62,9 @@ export async function runMemoryBench(n: number): Promise<Reported[]> {
       name: `parent JS heap + external per idle runner connection (${n} runners)`,
       value: js / 1024,
       unit: "KiB",
-      note: `RSS delta per runner ${((after.rss - before.rss) / n / 1e6).toFixed(2)} MB`,
+      note: `RSS delta per runner ${((after.rss - before.rss) / n / 1e6).toFixed(2)} MB${
+        collected ? "" : "; no forced GC (run with --v8-flags=--expose-gc)"
+      }`,
     }));
     const rss = await runnerRss();
     if (rss.length > 0) {

@@ -15,7 +15,7 @@ import { FRAME_HEADER_SIZE } from "../src/protocol/frame.ts";
 import { CALL_HEADER_SIZE } from "../src/protocol/messages.ts";
 import { echoCopy, echoLatency, echoPipelined, p50p99 } from "./_raw.ts";
 import { emit, type Reported } from "./_report.ts";
-import { median, within } from "./_stats.ts";
+import { collectGarbage, median, within } from "./_stats.ts";
 
 /** Where a warm bench runs. */
 export interface WarmTarget {
@@ -190,8 +190,10 @@ export async function runWarmBench(target: WarmTarget, sizes: WarmSizes): Promis
       // Before the 64 MiB payloads: their garbage, collected during the loop,
       // would shrink RSS and hide a leak of the same size.
       await poolThroughput(pool, Math.min(10_000, sizes.memoryCalls));
+      collectGarbage();
       const before = Deno.memoryUsage();
       await poolThroughput(pool, sizes.memoryCalls);
+      collectGarbage();
       const after = Deno.memoryUsage();
       const calls = sizes.memoryCalls.toLocaleString("en-US");
       out.push(emit({

@@ -285,6 +285,10 @@ function checkHook(name: string, value: unknown): void {
   }
 }
 
+/** Shared defaults for a call without arguments or options (only ever read). */
+const NO_ARGS: unknown[] = Object.freeze([]) as unknown as unknown[];
+const NO_OPTIONS: CallOptions = Object.freeze({});
+
 /** Backends serving an open pool: one backend instance per pool. */
 const backendsInUse = new WeakSet<object>();
 
@@ -567,7 +571,7 @@ export class Pool implements AsyncDisposable {
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.#run(target, args ?? [], options ?? {}) as Promise<Remote<R>>;
+    return this.#run(target, args ?? NO_ARGS, options ?? NO_OPTIONS) as Promise<Remote<R>>;
   }
 
   /**
@@ -852,7 +856,7 @@ export class Pool implements AsyncDisposable {
       );
     }
     const signal = options.signal;
-    let body: Uint8Array[];
+    let body: readonly Uint8Array[];
     try {
       signal?.throwIfAborted();
       body = encodeCallBody(target, args);
@@ -1344,7 +1348,7 @@ class PoolCall implements CallSink, EventListenerObject {
   #resolve!: (value: unknown) => void;
   #reject!: (reason: unknown) => void;
   #host: CallHost;
-  #body: Uint8Array[];
+  #body: readonly Uint8Array[];
   #timeout: number;
   #signal: AbortSignal | undefined;
   #onPlaced: ((runnerId: string) => void) | undefined;
@@ -1355,7 +1359,7 @@ class PoolCall implements CallSink, EventListenerObject {
   constructor(
     host: CallHost,
     target: CallTarget,
-    body: Uint8Array[],
+    body: readonly Uint8Array[],
     timeout: number,
     signal: AbortSignal | undefined,
     onPlaced: ((runnerId: string) => void) | undefined,

@@ -84,13 +84,35 @@ const textDecoder = new TextDecoder();
  *
  * @param target What to run.
  * @param args The arguments.
- * @returns The body parts; send them after {@linkcode encodeCallHeader}.
+ * @returns The body parts (read-only: an argument-less body is shared); send them after
+ * {@linkcode encodeCallHeader}.
  */
-export function encodeCallBody(target: CallTarget, args: readonly unknown[]): Uint8Array[] {
+export function encodeCallBody(
+  target: CallTarget,
+  args: readonly unknown[],
+): readonly Uint8Array[] {
   const argParts = encodeValue(args, { name: "args" });
   const head = callHead(target);
-  if (argParts.length === 1) return [head, argParts[0]!];
+  if (argParts.length === 1) {
+    const only = argParts[0]!;
+    // No arguments: one shared body per target (callers only read it).
+    if (only === EMPTY_ARGS_PART) return noArgsBody(head);
+    return [head, only];
+  }
   return [head, ...argParts];
+}
+
+/** `encodeValue([])`'s one part: shared bytes, never written. */
+const EMPTY_ARGS_PART = encodeValue([])[0]!;
+const noArgsBodies = new WeakMap<Uint8Array, readonly Uint8Array[]>();
+
+function noArgsBody(head: Uint8Array): readonly Uint8Array[] {
+  let body = noArgsBodies.get(head);
+  if (body === undefined) {
+    body = Object.freeze([head, EMPTY_ARGS_PART]);
+    noArgsBodies.set(head, body);
+  }
+  return body;
 }
 
 /** Encoded heads of recent targets: a pool calls the same few functions again and again. */

@@ -155,3 +155,17 @@ Deno.test("empty argument lists take the shared fast path and decode to a fresh 
   class Sub extends Array {}
   assert.deepEqual(decodeValue(concat(encodeValue(new Sub()))), []);
 });
+
+Deno.test("an argument-less call body is shared per target, frozen, and decodes like any other", () => {
+  const target = { kind: "fn", source: "() => 42" } as const;
+  const a = encodeCallBody(target, []);
+  const b = encodeCallBody({ ...target }, []);
+  assert.equal(a, b); // same head bytes, same shared body
+  assert.ok(Object.isFrozen(a));
+  const other = encodeCallBody({ kind: "fn", source: "() => 43" }, []);
+  assert.notEqual(other, a);
+  const call = decodeCall(concat([encodeCallHeader(9, 0), ...a]));
+  assert.deepEqual(call, { id: 9, target, args: [], timeout: 0 });
+  // With arguments, a fresh body each time.
+  assert.notEqual(encodeCallBody(target, [1]), encodeCallBody(target, [1]));
+});
