@@ -33,6 +33,7 @@ import { emit, emitSkip, type Reported, table } from "./_report.ts";
 import { runClientBench, runColdBench, runScaleBench } from "./docker_bench.ts";
 import { runMemoryBench } from "./memory_bench.ts";
 import { runWarmBench, type WarmSizes } from "./warm_bench.ts";
+import type { SteadyResult } from "./steady_bench.ts";
 
 /** Options for {@linkcode runBench}. */
 export interface BenchOptions {
@@ -86,6 +87,37 @@ async function section(
   }
 }
 
+/** The ping-pong-only contrast rows, measured in a fresh process (`steady_bench.ts`). */
+async function runSteadyContrast(quick: boolean): Promise<Reported[]> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", new URL("./steady_bench.ts", import.meta.url).pathname].concat(
+      quick ? ["--quick"] : [],
+    ),
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  if (!out.success) throw new Error(`steady_bench.ts exited with ${out.code}`);
+  const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
+  const r = JSON.parse(lines[lines.length - 1]!) as SteadyResult;
+  const name = "no-op call %, ping-pong only, fresh process (contrast: small young generation)";
+  return [
+    emit({
+      section: "warm/process",
+      name: name.replace("%", "p50"),
+      value: r.poolP50,
+      unit: "µs",
+      baseline: { name: "raw echo p50", value: r.rawP50 },
+    }),
+    emit({
+      section: "warm/process",
+      name: name.replace("%", "p99"),
+      value: r.poolP99,
+      unit: "µs",
+      baseline: { name: "raw echo p99", value: r.rawP99 },
+    }),
+  ];
+}
+
 /**
  * Runs the suite.
  *
@@ -124,6 +156,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchRun> {
       backend: () => new ProcessBackend(),
       memory: true,
     }, sizes));
+  await section(figures, "warm/process", () => runSteadyContrast(quick));
   await section(figures, "memory/process", () => runMemoryBench(quick ? 2 : 8));
 
   const dockerReason = options.noDocker

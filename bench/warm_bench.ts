@@ -49,11 +49,16 @@ export interface WarmSizes {
 
 const IN_FLIGHT = 64;
 /** Round trips per alternating latency block. */
-const LATENCY_BLOCK = 500;
+export const LATENCY_BLOCK = 500;
 const noop = () => 0;
 const identity = (b: Uint8Array) => b;
 
-async function poolLatency(pool: Pool, count: number): Promise<number[]> {
+/**
+ * Sequential no-op calls.
+ *
+ * @returns Round-trip times in microseconds.
+ */
+export async function poolLatency(pool: Pool, count: number): Promise<number[]> {
   const samples: number[] = [];
   for (let i = 0; i < count; i++) {
     const t0 = performance.now();

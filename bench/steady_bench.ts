@@ -1,0 +1,80 @@
+/**
+ * Contrast figure: warm no-op latency in a process that does nothing but
+ * ping-pong calls. Run as its own process (`deno run bench/steady_bench.ts`)
+ * so that nothing else has grown V8's young generation: the pool's p99 then
+ * includes the scavenges a lightly loaded parent sees, which the main warm
+ * figure (throughput rounds between latency rounds, as under load) mostly
+ * does not. Prints one JSON line: `{ rawP50, rawP99, poolP50, poolP99 }` (µs).
+ *
+ * @module
+ */
+
+import { ProcessBackend } from "../src/backends/process.ts";
+import { functionSource, Pool } from "../src/pool.ts";
+import { CALL_HEADER_SIZE, encodeCallBody } from "../src/protocol/messages.ts";
+import { FRAME_HEADER_SIZE } from "../src/protocol/frame.ts";
+import { spawnDenoPeer } from "./_process_peer.ts";
+import { ECHO_PEER_SOURCE, echoLatency } from "./_raw.ts";
+import { percentile, within } from "./_stats.ts";
+import { LATENCY_BLOCK, poolLatency } from "./warm_bench.ts";
+
+/** What one steady run measured, in microseconds. */
+export interface SteadyResult {
+  rawP50: number;
+  rawP99: number;
+  poolP50: number;
+  poolP99: number;
+}
+
+const noop = () => 0;
+
+/**
+ * Measures alternating blocks of raw echo and pool round trips, nothing else.
+ *
+ * @param rounds Rounds of `blocks` blocks per side.
+ * @param blocks Blocks per round.
+ * @returns The percentiles.
+ */
+export async function runSteady(rounds: number, blocks: number): Promise<SteadyResult> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const pool = new Pool({
+    backend: new ProcessBackend(),
+    max: 1,
+    min: 1,
+    idleShutdownAfter: Infinity,
+    bootTimeout: 60_000,
+  });
+  const stop = spawnDenoPeer(ECHO_PEER_SOURCE, "127.0.0.1", listener.addr.port);
+  let conn: Deno.TcpConn | undefined;
+  try {
+    conn = await within(listener.accept(), 60_000, "echo peer connect");
+    conn.setNoDelay(true);
+    await within(pool.call(noop), 60_000, "first call");
+    const body = encodeCallBody({ kind: "fn", source: functionSource(noop) }, []);
+    const size = FRAME_HEADER_SIZE + CALL_HEADER_SIZE + body.reduce((n, p) => n + p.length, 0);
+    await echoLatency(conn, size, 2000);
+    await poolLatency(pool, 2000);
+    const raw: number[] = [];
+    const calls: number[] = [];
+    for (let r = 0; r < rounds * blocks; r++) {
+      raw.push(...await echoLatency(conn, size, LATENCY_BLOCK));
+      calls.push(...await poolLatency(pool, LATENCY_BLOCK));
+    }
+    return {
+      rawP50: percentile(raw, 50),
+      rawP99: percentile(raw, 99),
+      poolP50: percentile(calls, 50),
+      poolP99: percentile(calls, 99),
+    };
+  } finally {
+    conn?.close();
+    listener.close();
+    await pool.close();
+    await stop();
+  }
+}
+
+if (import.meta.main) {
+  const quick = Deno.args.includes("--quick");
+  console.log(JSON.stringify(await runSteady(quick ? 1 : 7, quick ? 1 : 4)));
+}
