@@ -108,8 +108,9 @@ export class RunnerLink {
       sink.settle(false, new RunnerExitedError(this.id, this.#closeReason));
       return 0;
     }
-    // Ids are 32-bit on the wire and never 0.
-    const id = this.#nextId;
+    // Ids are 32-bit on the wire and never 0; after a wrap, one still in use is skipped.
+    let id = this.#nextId;
+    while (this.#pending.has(id)) id = id === 0xffffffff ? 1 : id + 1;
     this.#nextId = id === 0xffffffff ? 1 : id + 1;
     this.#pending.set(id, { id, sink, stream: undefined });
     // `send` copies the head before returning, so one buffer serves every call.
