@@ -9,7 +9,8 @@ import {
   type ParentEnv,
   PROTOCOL_VERSION,
 } from "../../src/protocol/parent_env.ts";
-import { generateSecret } from "../../src/protocol/handshake.ts";
+import { authenticateRunner, generateSecret, importSecret } from "../../src/protocol/handshake.ts";
+import { type RunnerExit, runRunner } from "../../src/runner/main.ts";
 import { FrameConnection } from "../../src/protocol/connection.ts";
 import type { Timer } from "../../src/util/timer.ts";
 
@@ -99,5 +100,41 @@ export async function within<T>(p: Promise<T>, ms: number): Promise<T | "timeout
     ]);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/**
+ * Runs a real runner against a bogus parent that authenticates it and then
+ * hands the link to `afterAuth`. `runnerDone` resolves once the runner has
+ * exited (or the bound passed), before the parent is closed: a handler that
+ * must hold its connection open until then awaits it.
+ *
+ * @param overrides FLAME_PARENT fields (the secret is made here).
+ * @param afterAuth Scripts the parent's side after the handshake.
+ * @param ms How long the runner may run before the result is `"timeout"`.
+ * @returns The runner's exit and how long it ran.
+ */
+export async function runAgainstParent(
+  overrides: Partial<ParentEnv>,
+  afterAuth: (conn: FrameConnection, runnerDone: Promise<void>) => Promise<void>,
+  ms = 10_000,
+): Promise<{ exit: RunnerExit | "timeout"; elapsed: number }> {
+  const secret = generateSecret();
+  const key = await importSecret(secret);
+  const done = Promise.withResolvers<void>();
+  const bogus = new BogusParent(async (conn) => {
+    await authenticateRunner(conn, () => key);
+    await afterAuth(conn, done.promise);
+  });
+  try {
+    const started = Date.now();
+    const exit = await within(
+      runRunner(parentEnvFor(bogus.port, { ...overrides, secret }).text),
+      ms,
+    );
+    return { exit, elapsed: Date.now() - started };
+  } finally {
+    done.resolve();
+    await bogus.close();
   }
 }

@@ -4,10 +4,8 @@
  */
 
 import assert from "node:assert/strict";
-import { runRunner } from "../../src/runner/main.ts";
-import { authenticateRunner, generateSecret, importSecret } from "../../src/protocol/handshake.ts";
 import { encodeCallBody, encodeCallHeader, FrameType } from "../../src/protocol/messages.ts";
-import { BogusParent, parentEnvFor, within } from "../_helpers/wire.ts";
+import { runAgainstParent, within } from "../_helpers/wire.ts";
 
 const FIXTURE = new URL("../fixtures/kill_parent.ts", import.meta.url).pathname;
 const HEARTBEAT_TIMEOUT = 2000;
@@ -135,62 +133,38 @@ Deno.test({
 });
 
 Deno.test("a runner whose parent goes silent without closing the socket exits on heartbeat timeout", async () => {
-  const secret = generateSecret();
-  const key = await importSecret(secret);
-  const bogus = new BogusParent(async (conn) => {
-    await authenticateRunner(conn, () => key);
-    // Silent from now on, socket open; read what the runner sends so nothing backs up.
-    while ((await conn.readFrame()) !== null) { /* discard pings */ }
-  });
-  try {
-    const started = Date.now();
-    const exit = await within(
-      runRunner(
-        parentEnvFor(bogus.port, { secret, heartbeatInterval: 100, heartbeatTimeout: 600 }).text,
-      ),
-      5000,
-    );
-    const elapsed = Date.now() - started;
-    console.log(`silent parent: runner exited after ${elapsed} ms (heartbeatTimeout 600 ms)`);
-    assert.notEqual(exit, "timeout");
-    if (exit === "timeout") return;
-    assert.equal(exit.reason, "heartbeat-timeout");
-    assert.equal(exit.code, 0);
-    assert.ok(elapsed >= 600 && elapsed < 600 + 100 + 1000, `exited after ${elapsed} ms`);
-  } finally {
-    await bogus.close();
-  }
+  const { exit, elapsed } = await runAgainstParent(
+    { heartbeatInterval: 100, heartbeatTimeout: 600 },
+    async (conn) => {
+      // Silent from now on, socket open; read what the runner sends so nothing backs up.
+      while ((await conn.readFrame()) !== null) { /* discard pings */ }
+    },
+    5000,
+  );
+  console.log(`silent parent: runner exited after ${elapsed} ms (heartbeatTimeout 600 ms)`);
+  assert.notEqual(exit, "timeout");
+  if (exit === "timeout") return;
+  assert.equal(exit.reason, "heartbeat-timeout");
+  assert.equal(exit.code, 0);
+  assert.ok(elapsed >= 600 && elapsed < 600 + 100 + 1000, `exited after ${elapsed} ms`);
 });
 
 Deno.test("a runner exits on heartbeat timeout even while its write to a silent parent is stuck", async () => {
-  const secret = generateSecret();
-  const key = await importSecret(secret);
-  const release = Promise.withResolvers<void>();
-  const bogus = new BogusParent(async (conn) => {
-    await authenticateRunner(conn, () => key);
-    // A 64 MiB result the parent never reads: the runner's socket write blocks.
-    conn.send(FrameType.Call, [
-      encodeCallHeader(1, 0),
-      ...encodeCallBody({ kind: "fn", source: "() => new Uint8Array(64 * 1024 * 1024)" }, []),
-    ]);
-    await release.promise;
-  });
-  try {
-    const started = Date.now();
-    const exit = await within(
-      runRunner(
-        parentEnvFor(bogus.port, { secret, heartbeatInterval: 100, heartbeatTimeout: 600 }).text,
-      ),
-      5000,
-    );
-    const elapsed = Date.now() - started;
-    console.log(`stuck write: runner exited after ${elapsed} ms (heartbeatTimeout 600 ms)`);
-    assert.notEqual(exit, "timeout", "the runner never exited");
-    if (exit === "timeout") return;
-    assert.equal(exit.reason, "heartbeat-timeout");
-    assert.ok(elapsed < 600 + 100 + 2000, `exited after ${elapsed} ms`);
-  } finally {
-    release.resolve();
-    await bogus.close();
-  }
+  const { exit, elapsed } = await runAgainstParent(
+    { heartbeatInterval: 100, heartbeatTimeout: 600 },
+    async (conn, runnerDone) => {
+      // A 64 MiB result the parent never reads: the runner's socket write blocks.
+      conn.send(FrameType.Call, [
+        encodeCallHeader(1, 0),
+        ...encodeCallBody({ kind: "fn", source: "() => new Uint8Array(64 * 1024 * 1024)" }, []),
+      ]);
+      await runnerDone;
+    },
+    5000,
+  );
+  console.log(`stuck write: runner exited after ${elapsed} ms (heartbeatTimeout 600 ms)`);
+  assert.notEqual(exit, "timeout", "the runner never exited");
+  if (exit === "timeout") return;
+  assert.equal(exit.reason, "heartbeat-timeout");
+  assert.ok(elapsed < 600 + 100 + 2000, `exited after ${elapsed} ms`);
 });

@@ -5,24 +5,17 @@
  */
 
 import assert from "node:assert/strict";
-import { runRunner } from "../../src/runner/main.ts";
-import { authenticateRunner, generateSecret, importSecret } from "../../src/protocol/handshake.ts";
 import { encodeCallBody, encodeCallHeader, FrameType } from "../../src/protocol/messages.ts";
-import { BogusParent, parentEnvFor, within } from "../_helpers/wire.ts";
+import type { ParentEnv } from "../../src/protocol/parent_env.ts";
+import { runAgainstParent } from "../_helpers/wire.ts";
 
 const THIRTY_DAYS = 30 * 24 * 3600 * 1000;
 
 /** A parent that authenticates the runner, answers pings, counts them, and hangs up after `ms`. */
-async function runAgainstLiveParent(
-  overrides: Parameters<typeof parentEnvFor>[1],
-  ms: number,
-) {
-  const secret = generateSecret();
-  const key = await importSecret(secret);
+async function runAgainstLiveParent(overrides: Partial<ParentEnv>, ms: number) {
   let pings = 0;
   let authenticated = false;
-  const bogus = new BogusParent(async (conn) => {
-    await authenticateRunner(conn, () => key);
+  const { exit, elapsed } = await runAgainstParent(overrides, async (conn) => {
     authenticated = true;
     const hangUp = setTimeout(() => conn.close(), ms);
     try {
@@ -36,16 +29,7 @@ async function runAgainstLiveParent(
       clearTimeout(hangUp);
     }
   });
-  try {
-    const started = Date.now();
-    const exit = await within(
-      runRunner(parentEnvFor(bogus.port, { secret, ...overrides }).text),
-      10_000,
-    );
-    return { exit, elapsed: Date.now() - started, pings, authenticated };
-  } finally {
-    await bogus.close();
-  }
+  return { exit, elapsed, pings, authenticated };
 }
 
 Deno.test("a runner with a 30-day idleTimeout does not exit idle at once", async () => {
@@ -75,14 +59,11 @@ Deno.test("a runner with a 30-day heartbeat interval does not ping in a tight lo
 });
 
 Deno.test("a runner's idle countdown starts at its last call, not its first", async () => {
-  const secret = generateSecret();
-  const key = await importSecret(secret);
   const IDLE = 300;
   const GAP = 100;
   let lastResultAt = 0;
   let results = 0;
-  const bogus = new BogusParent(async (conn) => {
-    await authenticateRunner(conn, () => key);
+  const { exit } = await runAgainstParent({ idleTimeout: IDLE }, async (conn) => {
     // Calls every 100 ms for well over the idle timeout: each one resets it.
     for (let id = 1; id <= 8; id++) {
       conn.send(FrameType.Call, [
@@ -102,19 +83,11 @@ Deno.test("a runner's idle countdown starts at its last call, not its first", as
       if (f.type === FrameType.Ping) conn.send(FrameType.Pong);
     }
   });
-  try {
-    const exit = await within(
-      runRunner(parentEnvFor(bogus.port, { secret, idleTimeout: IDLE }).text),
-      10_000,
-    );
-    assert.notEqual(exit, "timeout");
-    if (exit === "timeout") return;
-    assert.equal(exit.reason, "idle");
-    assert.equal(results, 8, "the runner left while calls kept coming");
-    const idleFor = Date.now() - lastResultAt;
-    assert.ok(idleFor >= IDLE - 20, `exited ${idleFor} ms after the last call`);
-    assert.ok(idleFor < IDLE + 1000, `exited only ${idleFor} ms after the last call`);
-  } finally {
-    await bogus.close();
-  }
+  assert.notEqual(exit, "timeout");
+  if (exit === "timeout") return;
+  assert.equal(exit.reason, "idle");
+  assert.equal(results, 8, "the runner left while calls kept coming");
+  const idleFor = Date.now() - lastResultAt;
+  assert.ok(idleFor >= IDLE - 20, `exited ${idleFor} ms after the last call`);
+  assert.ok(idleFor < IDLE + 1000, `exited only ${idleFor} ms after the last call`);
 });
