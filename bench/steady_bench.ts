@@ -10,13 +10,11 @@
  */
 
 import { ProcessBackend } from "../src/backends/process.ts";
-import { functionSource, Pool } from "../src/pool.ts";
-import { CALL_HEADER_SIZE, encodeCallBody } from "../src/protocol/messages.ts";
-import { FRAME_HEADER_SIZE } from "../src/protocol/frame.ts";
+import { Pool } from "../src/pool.ts";
 import { spawnDenoPeer } from "./_process_peer.ts";
-import { ECHO_PEER_SOURCE, echoLatency } from "./_raw.ts";
+import { ECHO_PEER_SOURCE } from "./_raw.ts";
 import { percentile, within } from "./_stats.ts";
-import { LATENCY_BLOCK, poolLatency } from "./warm_bench.ts";
+import { alternatingLatency, LATENCY_BLOCK, noop, noopCallSize } from "./warm_bench.ts";
 
 /** What one steady run measured, in microseconds. */
 export interface SteadyResult {
@@ -25,8 +23,6 @@ export interface SteadyResult {
   poolP50: number;
   poolP99: number;
 }
-
-const noop = () => 0;
 
 /**
  * Measures alternating blocks of raw echo and pool round trips, nothing else.
@@ -50,16 +46,14 @@ export async function runSteady(rounds: number, blocks: number): Promise<SteadyR
     conn = await within(listener.accept(), 60_000, "echo peer connect");
     conn.setNoDelay(true);
     await within(pool.call(noop), 60_000, "first call");
-    const body = encodeCallBody({ kind: "fn", source: functionSource(noop) }, []);
-    const size = FRAME_HEADER_SIZE + CALL_HEADER_SIZE + body.reduce((n, p) => n + p.length, 0);
-    await echoLatency(conn, size, 2000);
-    await poolLatency(pool, 2000);
-    const raw: number[] = [];
-    const calls: number[] = [];
-    for (let r = 0; r < rounds * blocks; r++) {
-      raw.push(...await echoLatency(conn, size, LATENCY_BLOCK));
-      calls.push(...await poolLatency(pool, LATENCY_BLOCK));
-    }
+    const size = noopCallSize();
+    await alternatingLatency(conn, size, pool, 2000);
+    const { raw, pool: calls } = await alternatingLatency(
+      conn,
+      size,
+      pool,
+      rounds * blocks * LATENCY_BLOCK,
+    );
     return {
       rawP50: percentile(raw, 50),
       rawP99: percentile(raw, 99),

@@ -50,8 +50,38 @@ export interface WarmSizes {
 const IN_FLIGHT = 64;
 /** Round trips per alternating latency block. */
 export const LATENCY_BLOCK = 500;
-const noop = () => 0;
+/** The function every latency figure calls. */
+export const noop = (): number => 0;
 const identity = (b: Uint8Array) => b;
+
+/** Bytes of a no-op call frame: what the raw echo carries per round trip. */
+export function noopCallSize(): number {
+  const body = encodeCallBody({ kind: "fn", source: functionSource(noop) }, []);
+  return FRAME_HEADER_SIZE + CALL_HEADER_SIZE + body.reduce((n, p) => n + p.length, 0);
+}
+
+/**
+ * `calls` round trips each way in alternating blocks of {@linkcode LATENCY_BLOCK}:
+ * a burst of machine noise (another process, the hypervisor) lands on both
+ * sides alike instead of on one.
+ *
+ * @returns Round-trip times in microseconds, echo and pool.
+ */
+export async function alternatingLatency(
+  conn: Deno.Conn,
+  size: number,
+  pool: Pool,
+  calls: number,
+): Promise<{ raw: number[]; pool: number[] }> {
+  const raw: number[] = [];
+  const viaPool: number[] = [];
+  for (let done = 0; done < calls; done += LATENCY_BLOCK) {
+    const n = Math.min(LATENCY_BLOCK, calls - done);
+    raw.push(...await echoLatency(conn, size, n));
+    viaPool.push(...await poolLatency(pool, n));
+  }
+  return { raw, pool: viaPool };
+}
 
 /**
  * Sequential no-op calls.
@@ -120,8 +150,7 @@ export async function runWarmBench(target: WarmTarget, sizes: WarmSizes): Promis
     await within(pool.call(noop), 60_000, "first call");
 
     // The echo carries what a no-op call frame carries.
-    const body = encodeCallBody({ kind: "fn", source: functionSource(noop) }, []);
-    const size = FRAME_HEADER_SIZE + CALL_HEADER_SIZE + body.reduce((n, p) => n + p.length, 0);
+    const size = noopCallSize();
 
     // Warm both paths (JIT, socket buffers).
     await echoLatency(conn, size, 500);
@@ -135,13 +164,9 @@ export async function runWarmBench(target: WarmTarget, sizes: WarmSizes): Promis
     const rawBatched: number[] = [];
     const poolRate: number[] = [];
     for (let r = 0; r < sizes.rounds; r++) {
-      // Short alternating blocks: a burst of machine noise (another process,
-      // the hypervisor) lands on both sides alike instead of on one round.
-      for (let done = 0; done < sizes.latencyCalls; done += LATENCY_BLOCK) {
-        const n = Math.min(LATENCY_BLOCK, sizes.latencyCalls - done);
-        rawLat.push(...await echoLatency(conn, size, n));
-        poolLat.push(...await poolLatency(pool, n));
-      }
+      const lat = await alternatingLatency(conn, size, pool, sizes.latencyCalls);
+      rawLat.push(...lat.raw);
+      poolLat.push(...lat.pool);
       rawRate.push(await echoPipelined(conn, size, IN_FLIGHT, sizes.throughputCalls));
       rawBatched.push(await echoPipelined(conn, size, IN_FLIGHT, sizes.throughputCalls, true));
       poolRate.push(await poolThroughput(pool, sizes.throughputCalls));
