@@ -121,7 +121,8 @@ export class RunnerLink {
 
   /** Ends a call's hold on the runner, once. */
   #finish(p: Pending): void {
-    if (this.#pending.get(p.id) === p && this.#pending.delete(p.id)) p.sink.done();
+    // An id is never reused while in use (see `call`), so its entry is `p`'s own.
+    if (this.#pending.delete(p.id)) p.sink.done();
   }
 
   /**

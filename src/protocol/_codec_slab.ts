@@ -1,5 +1,5 @@
 /**
- * Small output buffers carved from shared slabs.
+ * Small buffers carved from shared slabs: encoded values and small incoming frame payloads.
  *
  * Allocating a fresh `Uint8Array` costs about half a microsecond in Deno
  * (each one gets its own off-heap backing store), more than encoding a small

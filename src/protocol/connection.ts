@@ -10,12 +10,11 @@
  */
 
 import { type Socket, socketErrorKind } from "../transport.ts";
+import { copyBytes } from "../util/bytes.ts";
 import { type Frame, FRAME_HEADER_SIZE, FrameDecoder, writeFrameHeader } from "./frame.ts";
 
 const READ_SIZE = 64 * 1024;
 const resolved = Promise.resolve();
-/** Parts up to this size are copied byte by byte: cheaper than `set()` for a few bytes. */
-const SMALL_COPY = 32;
 const COALESCE_LIMIT = 64 * 1024;
 /** Size of the buffer small frames are written into (grown for one larger frame). */
 const OUT_SIZE = 16 * 1024;
@@ -41,6 +40,8 @@ export class FrameConnection {
   #socket: Socket;
   #decoder: FrameDecoder;
   #readBuf = new Uint8Array(READ_SIZE);
+  /** The read under way goes straight into a large payload's buffer. */
+  #direct = false;
   /** Sealed segments to write in order (coalesced small frames, large parts), `#queued` of them. */
   #queue: (Uint8Array | undefined)[] = [];
   #queued = 0;
@@ -92,26 +93,14 @@ export class FrameConnection {
       const ready = this.#decoder.next();
       if (ready !== undefined) return ready;
       if (this.#closed) return null;
-      // A large payload is received in place rather than copied from the read buffer.
-      const rest = this.#decoder.bodyRemainder();
-      const direct = rest !== undefined && rest.length >= DIRECT_READ_MIN;
       let n: number | null;
       try {
-        n = await this.#socket.read(direct ? rest : this.#readBuf);
+        n = await this.#readOnce();
       } catch (err) {
-        if (this.#closed) return null;
-        if (isConnectionDrop(err)) {
-          this.close();
-          return null;
-        }
+        if (this.#readEnded(err)) return null;
         throw err;
       }
-      if (n === null) {
-        this.close();
-        return null;
-      }
-      if (direct) this.#decoder.filled(n);
-      else this.#decoder.push(this.#readBuf, n);
+      if (!this.#received(n)) return null;
     }
   }
 
@@ -136,26 +125,45 @@ export class FrameConnection {
       }
       if (handed) onRead?.();
       if (this.#closed) return;
-      const rest = decoder.bodyRemainder();
-      const direct = rest !== undefined && rest.length >= DIRECT_READ_MIN;
       let n: number | null;
       try {
-        n = await this.#socket.read(direct ? rest : this.#readBuf);
+        n = await this.#readOnce();
       } catch (err) {
-        if (this.#closed) return;
-        if (isConnectionDrop(err)) {
-          this.close();
-          return;
-        }
+        if (this.#readEnded(err)) return;
         throw err;
       }
-      if (n === null) {
-        this.close();
-        return;
-      }
-      if (direct) decoder.filled(n);
-      else decoder.push(this.#readBuf, n);
+      if (!this.#received(n)) return;
     }
+  }
+
+  /**
+   * Starts one socket read (returning the socket's own promise: no extra
+   * await). A large payload whose header is read is received in place rather
+   * than copied from the read buffer.
+   */
+  #readOnce(): Promise<number | null> {
+    const rest = this.#decoder.bodyRemainder();
+    this.#direct = rest !== undefined && rest.length >= DIRECT_READ_MIN;
+    return this.#socket.read(this.#direct ? rest! : this.#readBuf);
+  }
+
+  /** Feeds what a read returned to the decoder; `false` when the peer closed (closed here too). */
+  #received(n: number | null): boolean {
+    if (n === null) {
+      this.close();
+      return false;
+    }
+    if (this.#direct) this.#decoder.filled(n);
+    else this.#decoder.push(this.#readBuf, n);
+    return true;
+  }
+
+  /** A read failed: `true` when that is the connection ending (closed here), `false` to rethrow. */
+  #readEnded(err: unknown): boolean {
+    if (this.#closed) return true;
+    if (!isConnectionDrop(err)) return false;
+    this.close();
+    return true;
   }
 
   /**
@@ -193,16 +201,12 @@ export class FrameConnection {
       writeFrameHeader(out, at, type, length);
       at += FRAME_HEADER_SIZE;
       if (head !== undefined) {
-        for (let i = 0; i < headLength; i++) out[at + i] = head[i]!;
+        copyBytes(out, at, head, 0, headLength);
         at += headLength;
       }
       for (let i = 0; i < parts.length; i++) {
         const p = parts[i]!;
-        if (p.length <= SMALL_COPY) {
-          for (let j = 0; j < p.length; j++) out[at + j] = p[j]!;
-        } else {
-          out.set(p, at);
-        }
+        copyBytes(out, at, p, 0, p.length);
         at += p.length;
       }
       this.#outLength = at;

@@ -9,6 +9,8 @@
  * @module
  */
 
+import { copyBytes } from "../util/bytes.ts";
+import { commit, reserve } from "./_codec_slab.ts";
 import { ProtocolError } from "./errors.ts";
 
 /** Bytes before the payload: length (4) + type (1). */
@@ -27,31 +29,16 @@ export interface Frame {
   shared: boolean;
 }
 
-/** Payloads up to this size are copied into a shared slab rather than a buffer of their own. */
+/** Payloads up to this size are copied into the shared output slab rather than a buffer of their own. */
 export const SLAB_PAYLOAD_MAX = 2 * 1024;
-const SLAB_SIZE = 64 * 1024;
 
-// A bump allocator for small payloads: a fresh ArrayBuffer per frame costs
-// more than everything else a small frame needs. Views keep their slab alive;
-// a full slab is left to the garbage collector and a new one started.
-let slab = new Uint8Array(SLAB_SIZE);
-let slabUsed = 0;
-
+// A fresh ArrayBuffer per frame costs more than everything else a small frame
+// needs; a region of the codec's slab (never handed out twice) costs a view.
 function slabCopy(source: Uint8Array, start: number, end: number): Uint8Array {
   const n = end - start;
-  if (SLAB_SIZE - slabUsed < n) {
-    slab = new Uint8Array(SLAB_SIZE);
-    slabUsed = 0;
-  }
-  const at = slabUsed;
-  if (n <= 64) {
-    // A few bytes: a loop beats making a view for set().
-    for (let i = 0; i < n; i++) slab[at + i] = source[start + i]!;
-  } else {
-    slab.set(source.subarray(start, end), at);
-  }
-  slabUsed = at + n;
-  return slab.subarray(at, at + n);
+  const { buf, offset } = reserve(n);
+  copyBytes(buf, offset, source, start, end);
+  return commit(n);
 }
 
 /**
