@@ -44,6 +44,21 @@ async function removeAll(docker: DockerClient, ids: string[]): Promise<void> {
   }
 }
 
+/** Runs `fn` with a client; containers whose ids it adds to `ids` are removed after, pass or fail. */
+async function withContainers(
+  fn: (docker: DockerClient, ids: string[]) => Promise<void>,
+  make: () => DockerClient = client,
+): Promise<void> {
+  await ensureTestImage();
+  await using docker = make();
+  const ids: string[] = [];
+  try {
+    await fn(docker, ids);
+  } finally {
+    await removeAll(docker, ids);
+  }
+}
+
 Deno.test({
   name: "DockerClient.ping() and version() talk to the engine",
   ignore: ignoreWithoutDocker,
@@ -63,11 +78,8 @@ Deno.test({
 Deno.test({
   name: "DockerClient creates, starts, waits for, reads logs of and removes a container",
   ignore: ignoreWithoutDocker,
-  fn: async () => {
-    await ensureTestImage();
-    await using docker = client();
-    const ids: string[] = [];
-    try {
+  fn: () =>
+    withContainers(async (docker, ids) => {
       const name = uniqueName();
       const { Id } = await docker.containerCreate(
         spec("console.log('hi'); console.error('err'); Deno.exit(3)", {
@@ -105,20 +117,14 @@ Deno.test({
       const gone = await docker.containerInspect(Id).catch((e) => e);
       assert.ok(gone instanceof DockerError && gone.notFound);
       assert.match(gone.message, /^Cannot inspect container "[0-9a-f]{64}": /);
-    } finally {
-      await removeAll(docker, ids);
-    }
-  },
+    }),
 });
 
 Deno.test({
   name: "DockerClient reads the raw stream of a TTY container and follows logs",
   ignore: ignoreWithoutDocker,
-  fn: async () => {
-    await ensureTestImage();
-    await using docker = client();
-    const ids: string[] = [];
-    try {
+  fn: () =>
+    withContainers(async (docker, ids) => {
       const tty = await docker.containerCreate(
         spec("console.log('tty out'); console.error('tty err')", { Tty: true }),
       );
@@ -141,22 +147,16 @@ Deno.test({
         docker.containerLogs(ticking.Id, { follow: true, timeout: 30_000 }),
       );
       assert.equal(followed.stdout, "tick 0\ntick 1\ntick 2\n");
-    } finally {
-      await removeAll(docker, ids);
-    }
-  },
+    }),
 });
 
 Deno.test({
   name: "DockerClient.containerList() filters by label",
   ignore: ignoreWithoutDocker,
-  fn: async () => {
-    await ensureTestImage();
-    await using docker = client();
-    const ids: string[] = [];
-    const mark = `${TEST_LABEL}.list`;
-    const value = crypto.randomUUID();
-    try {
+  fn: () =>
+    withContainers(async (docker, ids) => {
+      const mark = `${TEST_LABEL}.list`;
+      const value = crypto.randomUUID();
       for (let i = 0; i < 2; i++) {
         const body = spec("0");
         body.Labels = { ...body.Labels, [mark]: value, index: String(i) };
@@ -177,32 +177,26 @@ Deno.test({
       assert.deepEqual(both.map((c) => c.Id), [ids[1]]);
       const byKey = await docker.containerList({ all: true, filters: { label: [mark] } });
       assert.ok(ids.every((id) => byKey.some((c) => c.Id === id)));
-    } finally {
-      await removeAll(docker, ids);
-    }
-  },
+    }),
 });
 
 Deno.test({
   name: "DockerClient reports a missing image as 404 and a taken name as 409",
   ignore: ignoreWithoutDocker,
-  fn: async () => {
-    await ensureTestImage();
-    await using docker = client();
-    const missing = await docker.imageInspect("flame-docker-no-such-image:never").catch((e) => e);
-    assert.ok(missing instanceof DockerError);
-    assert.equal(missing.status, 404);
-    assert.ok(missing.notFound && !missing.conflict);
-    assert.equal(missing.method, "GET");
-    assert.match(missing.path, /^\/v1\.\d+\/images\/flame-docker-no-such-image:never\/json$/);
-    assert.match(
-      missing.message,
-      /^Cannot inspect image "flame-docker-no-such-image:never": .*no such image/i,
-    );
-    assert.ok((await docker.imageInspect(TEST_IMAGE)).Id.startsWith("sha256:"));
+  fn: () =>
+    withContainers(async (docker, ids) => {
+      const missing = await docker.imageInspect("flame-docker-no-such-image:never").catch((e) => e);
+      assert.ok(missing instanceof DockerError);
+      assert.equal(missing.status, 404);
+      assert.ok(missing.notFound && !missing.conflict);
+      assert.equal(missing.method, "GET");
+      assert.match(missing.path, /^\/v1\.\d+\/images\/flame-docker-no-such-image:never\/json$/);
+      assert.match(
+        missing.message,
+        /^Cannot inspect image "flame-docker-no-such-image:never": .*no such image/i,
+      );
+      assert.ok((await docker.imageInspect(TEST_IMAGE)).Id.startsWith("sha256:"));
 
-    const ids: string[] = [];
-    try {
       const name = uniqueName();
       ids.push((await docker.containerCreate(spec("0"), { name })).Id);
       const taken = await docker.containerCreate(spec("0"), { name }).catch((e) => e);
@@ -211,10 +205,7 @@ Deno.test({
       assert.ok(taken.conflict && !taken.notFound);
       assert.ok(taken.message.startsWith(`Cannot create container "${name}": `));
       assert.match(taken.engineMessage, /already in use/);
-    } finally {
-      await removeAll(docker, ids);
-    }
-  },
+    }),
 });
 
 Deno.test({
@@ -267,11 +258,8 @@ Deno.test({
 Deno.test({
   name: "DockerClient leaves no broken connection behind after aborted and timed-out calls",
   ignore: ignoreWithoutDocker,
-  fn: async () => {
-    await ensureTestImage();
-    await using docker = new DockerClient({ socketPath: DOCKER_SOCKET, maxIdleConnections: 4 });
-    const ids: string[] = [];
-    try {
+  fn: () =>
+    withContainers(async (docker, ids) => {
       const { Id } = await docker.containerCreate(
         spec("await new Promise((r) => setTimeout(r, 60_000))"),
       );
@@ -297,10 +285,7 @@ Deno.test({
       assert.equal(StatusCode, 137);
       const notRunning = await docker.containerKill(Id).catch((e) => e);
       assert.ok(notRunning instanceof DockerError && notRunning.conflict);
-    } finally {
-      await removeAll(docker, ids);
-    }
-  },
+    }, () => new DockerClient({ socketPath: DOCKER_SOCKET, maxIdleConnections: 4 })),
 });
 
 Deno.test({
