@@ -14,6 +14,8 @@ import {
   decodeError,
   decodeId,
   decodeIdValue,
+  decodeResultId,
+  decodeResultValue,
   encodeId,
   FrameType,
   LINK_MAX_PAYLOAD,
@@ -195,10 +197,10 @@ export class RunnerLink {
     const { type, payload, shared } = frame;
     switch (type) {
       case FrameType.Result: {
-        const [id, value] = decodeIdValue(payload, shared);
-        const p = this.#pending.get(id);
+        const p = this.#pending.get(decodeResultId(payload));
+        // A late result of a cancelled call is not decoded at all.
         if (p === undefined) return;
-        p.sink.settle(true, value);
+        p.sink.settle(true, decodeResultValue(payload, shared));
         this.#finish(p);
         return;
       }

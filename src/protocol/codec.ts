@@ -164,6 +164,88 @@ function encodeJson(value: unknown): Uint8Array[] {
 /** `[]` as JSON. */
 const EMPTY_ARRAY = new Uint8Array([FORMAT_JSON, 0x5b, 0x5d]);
 
+/** `undefined` as the tagged format writes it (what a function with no `return` gives). */
+const UNDEFINED_VALUE = new Uint8Array([FORMAT_TAGGED, 0x01, 0, 0, 0, 0]);
+
+/** Encodings of `0`…`SMALL_INTS - 1`, `true`, `false` and `null`: shared, never written. */
+const SMALL_INTS = 256;
+const smallValues: Uint8Array[] = [];
+for (let i = 0; i < SMALL_INTS; i++) smallValues.push(asciiJson(String(i)));
+const TRUE_VALUE = asciiJson("true");
+const FALSE_VALUE = asciiJson("false");
+const NULL_VALUE = asciiJson("null");
+
+function asciiJson(text: string): Uint8Array {
+  const out = new Uint8Array(text.length + 1);
+  out[0] = FORMAT_JSON;
+  for (let i = 0; i < text.length; i++) out[i + 1] = text.charCodeAt(i);
+  return out;
+}
+
+/**
+ * The shared encoding of a common small result (`undefined`, `null`, a
+ * boolean, an integer 0–255), or `undefined`: such a result then costs no
+ * scan, no string and no buffer.
+ */
+function smallValue(value: unknown): Uint8Array | undefined {
+  switch (typeof value) {
+    case "undefined":
+      return UNDEFINED_VALUE;
+    case "boolean":
+      return value ? TRUE_VALUE : FALSE_VALUE;
+    case "number":
+      // Not -0: JSON would lose its sign.
+      return value >= 0 && value < SMALL_INTS && Math.floor(value) === value &&
+          (value !== 0 || 1 / value > 0)
+        ? smallValues[value]
+        : undefined;
+    case "object":
+      return value === null ? NULL_VALUE : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Reads what {@linkcode smallValue} writes, plus any short non-negative
+ * integer, in `bytes[start, end)`.
+ *
+ * @returns The value, or `NOT_SMALL` when the bytes are anything else.
+ */
+function readSmallValue(bytes: Uint8Array, start: number, end: number): unknown {
+  const n = end - start;
+  const format = bytes[start];
+  if (format === FORMAT_JSON) {
+    if (n < 2) return NOT_SMALL;
+    const c = bytes[start + 1]!;
+    if (n === 3 && c === 0x5b && bytes[start + 2] === 0x5d) return [];
+    if (c >= 0x30 && c <= 0x39) {
+      // An integer below 10^9, as JSON writes it: no leading zero, digits only.
+      if (n > 10 || (c === 0x30 && n > 2)) return NOT_SMALL;
+      let v = 0;
+      for (let i = start + 1; i < end; i++) {
+        const d = bytes[i]! - 0x30;
+        if (d < 0 || d > 9) return NOT_SMALL;
+        v = v * 10 + d;
+      }
+      return v;
+    }
+    if (n === 5 && c === 0x74 && sameBytes(bytes, start, TRUE_VALUE)) return true;
+    if (n === 6 && c === 0x66 && sameBytes(bytes, start, FALSE_VALUE)) return false;
+    if (n === 5 && c === 0x6e && sameBytes(bytes, start, NULL_VALUE)) return null;
+    return NOT_SMALL;
+  }
+  if (n === UNDEFINED_VALUE.length && sameBytes(bytes, start, UNDEFINED_VALUE)) return undefined;
+  return NOT_SMALL;
+}
+
+const NOT_SMALL = Symbol("not small");
+
+function sameBytes(bytes: Uint8Array, start: number, known: Uint8Array): boolean {
+  for (let i = 0; i < known.length; i++) if (bytes[start + i] !== known[i]) return false;
+  return true;
+}
+
 /** Whether an empty array encodes as the general path would: `Array.prototype`, no `toJSON`. */
 function isPlainArray(a: unknown[]): boolean {
   return Object.getPrototypeOf(a) === Array.prototype &&
@@ -173,19 +255,21 @@ function isPlainArray(a: unknown[]): boolean {
 /** Below this many bytes, ASCII text is read by hand: cheaper than a TextDecoder call. */
 const SHORT_TEXT = 256;
 
-function jsonText(bytes: Uint8Array): string {
-  const n = bytes.length;
+/** The text of `bytes[start, end)`. */
+function jsonText(bytes: Uint8Array, start: number, end: number): string {
+  const n = end - start;
+  const view = n === bytes.length ? bytes : bytes.subarray(start, end);
   if (n <= SHORT_TEXT) {
     let ascii = true;
-    for (let i = 0; i < n; i++) {
+    for (let i = start; i < end; i++) {
       if (bytes[i]! >= 0x80) {
         ascii = false;
         break;
       }
     }
-    if (ascii) return String.fromCharCode.apply(null, bytes as unknown as number[]);
+    if (ascii) return String.fromCharCode.apply(null, view as unknown as number[]);
   }
-  return utf8Decoder.decode(bytes);
+  return utf8Decoder.decode(view);
 }
 
 function formatPath(segments: readonly string[]): string {
@@ -228,8 +312,11 @@ function formatPath(segments: readonly string[]): string {
  * ```
  */
 export function encodeValue(value: unknown, options?: { name?: string }): Uint8Array[] {
-  // The arguments of most calls: shared bytes (parts are only ever read).
+  // The arguments of most calls and the most common results: shared bytes
+  // (parts are only ever read).
   if (Array.isArray(value) && value.length === 0 && isPlainArray(value)) return [EMPTY_ARRAY];
+  const small = smallValue(value);
+  if (small !== undefined) return [small];
   if (!scanning) {
     scanning = true;
     let jsonSafe: boolean;
@@ -307,12 +394,35 @@ export function partsLength(parts: readonly Uint8Array[]): number {
  * ```
  */
 export function decodeValue(bytes: Uint8Array, copyBytes = false): unknown {
-  const format = bytes[0];
+  return decodeValueAt(bytes, 0, bytes.length, copyBytes);
+}
+
+/**
+ * {@linkcode decodeValue} of `bytes[start, end)`, without making a view of
+ * that range first (most messages carry a short value after a header).
+ *
+ * @param bytes Holds the encoding.
+ * @param start Index of its first byte.
+ * @param end Index after its last byte.
+ * @param copyBytes Copy typed arrays out of `bytes` instead of viewing it.
+ * @returns The value.
+ * @throws {ProtocolError} When the bytes are not a well-formed encoding.
+ */
+export function decodeValueAt(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  copyBytes = false,
+): unknown {
+  const format = start < end ? bytes[start] : undefined;
+  if (format === FORMAT_JSON || format === FORMAT_TAGGED) {
+    const small = readSmallValue(bytes, start, end);
+    if (small !== NOT_SMALL) return small;
+  }
   if (format === FORMAT_JSON) {
-    if (bytes.length === 3 && bytes[1] === 0x5b && bytes[2] === 0x5d) return [];
     try {
       // The format byte is a space: the whole encoding is JSON text.
-      return JSON.parse(jsonText(bytes));
+      return JSON.parse(jsonText(bytes, start, end));
     } catch (err) {
       throw new ProtocolError("Cannot decode value: malformed JSON", {
         cause: err,
@@ -320,8 +430,9 @@ export function decodeValue(bytes: Uint8Array, copyBytes = false): unknown {
     }
   }
   if (format === FORMAT_TAGGED) {
+    const view = start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end);
     try {
-      return new TaggedDecoder(bytes, copyBytes).decode();
+      return new TaggedDecoder(view, copyBytes).decode();
     } catch (err) {
       if (err instanceof ProtocolError) throw err;
       throw new ProtocolError("Cannot decode value: malformed input", {

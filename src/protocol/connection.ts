@@ -14,7 +14,6 @@ import { copyBytes } from "../util/bytes.ts";
 import { type Frame, FRAME_HEADER_SIZE, FrameDecoder, writeFrameHeader } from "./frame.ts";
 
 const READ_SIZE = 64 * 1024;
-const resolved = Promise.resolve();
 const COALESCE_LIMIT = 64 * 1024;
 /** Size of the buffer small frames are written into (grown for one larger frame). */
 const OUT_SIZE = 16 * 1024;
@@ -45,8 +44,6 @@ export class FrameConnection {
   /** Sealed segments to write in order (coalesced small frames, large parts), `#queued` of them. */
   #queue: (Uint8Array | undefined)[] = [];
   #queued = 0;
-  /** The other queue array: the two take turns, so a flush allocates none. */
-  #otherQueue: (Uint8Array | undefined)[] = [];
   /** Small frames being gathered; `#outLength` bytes used. */
   #out: Uint8Array | undefined;
   #outLength = 0;
@@ -58,8 +55,16 @@ export class FrameConnection {
   #spare: Uint8Array | undefined;
   /** A flush is queued as a microtask. */
   #flushQueued = false;
-  /** The write loop, while it runs. */
-  #writing: Promise<void> | undefined;
+  /** A socket write is under way (the pump waits for its count). */
+  #writing = false;
+  /** The batch being written (one of the two queues), `#batchCount` parts, at `#batchIndex`. */
+  #batch: (Uint8Array | undefined)[] = [];
+  #batchCount = 0;
+  #batchIndex = 0;
+  /** Bytes of the current part already written. */
+  #partWritten = 0;
+  /** Resolved when writing stops; made only when `flushed()` waits. */
+  #idle: PromiseWithResolvers<void> | undefined;
   #closed = false;
   #writeError: unknown;
 
@@ -218,16 +223,16 @@ export class FrameConnection {
       this.#enqueue(header);
       for (let i = 0; i < parts.length; i++) this.#enqueue(parts[i]!);
     }
-    if (!this.#flushQueued && this.#writing === undefined) {
+    if (!this.#flushQueued && !this.#writing) {
       this.#flushQueued = true;
-      resolved.then(this.#startFlush);
+      queueMicrotask(this.#startFlush);
     }
   }
 
-  /** Starts the write loop (bound once: a send costs no closure). */
+  /** Starts writing what the tick queued (bound once: a send costs no closure). */
   #startFlush = (): void => {
     this.#flushQueued = false;
-    this.#writing ??= this.#flush();
+    if (!this.#writing) this.#pump();
   };
 
   #enqueue(part: Uint8Array): void {
@@ -251,39 +256,69 @@ export class FrameConnection {
 
   /** Resolves when every queued frame has been handed to the socket (or writing failed). */
   async flushed(): Promise<void> {
-    while (this.#writing !== undefined || this.#flushQueued) {
-      // A queued flush starts on a microtask, ahead of this await's continuation.
-      await (this.#writing ?? Promise.resolve());
+    while ((this.#writing || this.#flushQueued) && !this.#closed) {
+      this.#idle ??= Promise.withResolvers();
+      await this.#idle.promise;
     }
   }
 
-  async #flush(): Promise<void> {
-    try {
-      while (!this.#closed) {
+  /**
+   * The write loop, without an async function: a plain callback per socket
+   * write allocates far less than an async frame and its awaits, and this
+   * runs once per round trip. Writes the current batch part by part, then
+   * swaps in what was queued meanwhile, until nothing is left.
+   */
+  #pump(): void {
+    while (!this.#closed) {
+      if (this.#batchIndex === this.#batchCount) {
         this.#seal();
-        const count = this.#queued;
-        if (count === 0) break;
+        if (this.#queued === 0) break;
+        // The written batch's array becomes the next queue: no allocation.
         const batch = this.#queue;
-        this.#queue = this.#otherQueue;
+        this.#queue = this.#batch;
+        this.#batch = batch;
+        this.#batchCount = this.#queued;
+        this.#batchIndex = 0;
         this.#queued = 0;
-        for (let i = 0; i < count; i++) {
-          const part = batch[i]!;
-          batch[i] = undefined;
-          let written = await this.#socket.write(part);
-          while (written < part.length) {
-            written += await this.#socket.write(part.subarray(written));
-          }
-          // Our own small-frame buffer is free again (never a caller's buffer).
-          if (part.buffer === this.#ownOut?.buffer) this.#spare = this.#ownOut;
-        }
-        this.#otherQueue = batch;
       }
-    } catch (err) {
-      this.#writeError = err;
-      this.close();
-    } finally {
-      this.#writing = undefined;
+      const part = this.#batch[this.#batchIndex]!;
+      const rest = this.#partWritten === 0 ? part : part.subarray(this.#partWritten);
+      this.#writing = true;
+      try {
+        this.#socket.write(rest).then(this.#onWritten, this.#onWriteFailed);
+      } catch (err) {
+        this.#onWriteFailed(err);
+      }
+      return;
     }
+    this.#stopped();
+  }
+
+  #onWritten = (n: number): void => {
+    this.#writing = false;
+    if (this.#closed) return this.#stopped();
+    const part = this.#batch[this.#batchIndex]!;
+    this.#partWritten += n;
+    if (this.#partWritten < part.length) return this.#pump();
+    this.#partWritten = 0;
+    this.#batch[this.#batchIndex++] = undefined;
+    // Our own small-frame buffer is free again (never a caller's buffer).
+    if (part.buffer === this.#ownOut?.buffer) this.#spare = this.#ownOut;
+    this.#pump();
+  };
+
+  #onWriteFailed = (err: unknown): void => {
+    this.#writing = false;
+    this.#writeError ??= err;
+    this.close();
+  };
+
+  /** Writing stopped (nothing left, or closed): wakes `flushed()`. */
+  #stopped(): void {
+    const idle = this.#idle;
+    if (idle === undefined) return;
+    this.#idle = undefined;
+    idle.resolve();
   }
 
   /** The error that ended writing, if any (for diagnostics). */
@@ -296,8 +331,11 @@ export class FrameConnection {
     if (this.#closed) return;
     this.#closed = true;
     this.#queue = [];
-    this.#otherQueue = [];
+    this.#batch = [];
     this.#queued = 0;
+    this.#batchCount = 0;
+    this.#batchIndex = 0;
+    this.#partWritten = 0;
     this.#out = undefined;
     this.#ownOut = undefined;
     this.#outView = undefined;
@@ -307,6 +345,7 @@ export class FrameConnection {
     } catch {
       // Already closed by the runtime.
     }
+    this.#stopped();
   }
 }
 

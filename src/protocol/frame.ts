@@ -104,7 +104,9 @@ export class FrameDecoder {
   #body: Uint8Array | undefined;
   #bodyType = 0;
   #bodyFilled = 0;
-  #ready: Frame[] = [];
+  /** Decoded frames not yet taken: `#ready[#readIndex, #readyCount)` (the array is reused). */
+  #ready: (Frame | undefined)[] = [];
+  #readyCount = 0;
   #readIndex = 0;
   /**
    * Parsing stopped at a header over the limit while frames before it were
@@ -156,7 +158,11 @@ export class FrameDecoder {
       this.#bodyFilled += take;
       pos = take;
       if (this.#bodyFilled < this.#body.length) return;
-      this.#ready.push({ type: this.#bodyType, payload: this.#body, shared: false });
+      this.#ready[this.#readyCount++] = {
+        type: this.#bodyType,
+        payload: this.#body,
+        shared: false,
+      };
       this.#body = undefined;
       this.#bodyFilled = 0;
     }
@@ -175,7 +181,7 @@ export class FrameDecoder {
         (data[pos + 2]! << 8) + data[pos + 3]!;
       const type = data[pos + 4]!;
       if (length > this.#maxPayload) {
-        if (this.#readIndex < this.#ready.length) {
+        if (this.#readIndex < this.#readyCount) {
           this.#pending = data.slice(pos, end);
           this.#stalled = true;
           return;
@@ -187,11 +193,9 @@ export class FrameDecoder {
       const start = pos + FRAME_HEADER_SIZE;
       const available = end - start;
       if (available >= length) {
-        this.#ready.push(
-          length <= SLAB_PAYLOAD_MAX
-            ? { type, payload: slabCopy(data, start, start + length), shared: true }
-            : { type, payload: data.slice(start, start + length), shared: false },
-        );
+        this.#ready[this.#readyCount++] = length <= SLAB_PAYLOAD_MAX
+          ? { type, payload: slabCopy(data, start, start + length), shared: true }
+          : { type, payload: data.slice(start, start + length), shared: false };
         pos = start + length;
         continue;
       }
@@ -225,7 +229,7 @@ export class FrameDecoder {
     const body = this.#body!;
     this.#bodyFilled += n;
     if (this.#bodyFilled < body.length) return;
-    this.#ready.push({ type: this.#bodyType, payload: body, shared: false });
+    this.#ready[this.#readyCount++] = { type: this.#bodyType, payload: body, shared: false };
     this.#body = undefined;
     this.#bodyFilled = 0;
   }
@@ -237,19 +241,22 @@ export class FrameDecoder {
    * @throws {ProtocolError} When the next frame announces a payload over the limit.
    */
   next(): Frame | undefined {
-    if (this.#readIndex >= this.#ready.length) {
+    if (this.#readIndex >= this.#readyCount) {
       if (!this.#stalled) return undefined;
       // Every frame before the stalled header is taken: judge it by today's limit.
       this.#stalled = false;
       const rest = this.#pending;
       this.#pending = new Uint8Array(0);
       this.push(rest);
-      if (this.#readIndex >= this.#ready.length) return undefined;
+      if (this.#readIndex >= this.#readyCount) return undefined;
     }
-    const frame = this.#ready[this.#readIndex++]!;
-    if (this.#readIndex === this.#ready.length) {
-      this.#ready = [];
+    const frame = this.#ready[this.#readIndex]!;
+    this.#ready[this.#readIndex++] = undefined;
+    if (this.#readIndex === this.#readyCount) {
+      this.#readyCount = 0;
       this.#readIndex = 0;
+      // One huge burst must not pin a huge array.
+      if (this.#ready.length > 1024) this.#ready = [];
     }
     return frame;
   }

@@ -1,12 +1,15 @@
 /**
  * Messages between parent and runner: one frame each, the frame type says
- * which, the payload is a codec-encoded array.
+ * which. A call's payload is a binary header (id, timeout), the target and
+ * the codec-encoded arguments; a result's or stream chunk's is the call id
+ * (u32) and the codec-encoded value; every other payload is a codec-encoded
+ * array.
  *
  * @module
  */
 
 import { commit, reserve } from "./_codec_slab.ts";
-import { decodeValue, encodeValue } from "./codec.ts";
+import { decodeValue, decodeValueAt, encodeValue } from "./codec.ts";
 import { ProtocolError } from "./errors.ts";
 
 /** Frame types. Handshake types come first; the rest need an authenticated link. */
@@ -69,6 +72,9 @@ export const LINK_MAX_PAYLOAD = 1024 * 1024 * 1024;
 
 /** Bytes before a call's body: id (u32) and timeout in ms (u32, 0 = none). */
 export const CALL_HEADER_SIZE = 8;
+
+/** Bytes before a result's or stream chunk's value: the call id (u32). */
+export const RESULT_HEADER_SIZE = 4;
 
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder();
@@ -192,20 +198,24 @@ const texts = new Map<number, { bytes: Uint8Array; text: string }>();
 const TEXTS_LIMIT = 64;
 const TEXT_CACHE_MAX = 16 * 1024;
 
-/** Decodes UTF-8, answering a repeat of a recent text without decoding (or a new string). */
-function callText(bytes: Uint8Array): string {
-  const n = bytes.length;
-  if (n > TEXT_CACHE_MAX) return textDecoder.decode(bytes);
+/**
+ * Decodes the UTF-8 in `bytes[start, end)`, answering a repeat of a recent
+ * text without decoding (or a new string, or a view).
+ */
+function callText(bytes: Uint8Array, start: number, end: number): string {
+  const n = end - start;
+  if (n > TEXT_CACHE_MAX) return textDecoder.decode(bytes.subarray(start, end));
   const hit = texts.get(n);
   if (hit !== undefined) {
     const known = hit.bytes;
     let i = 0;
-    while (i < n && known[i] === bytes[i]) i++;
+    while (i < n && known[i] === bytes[start + i]) i++;
     if (i === n) return hit.text;
   }
-  const text = textDecoder.decode(bytes);
+  const own = bytes.slice(start, end);
+  const text = textDecoder.decode(own);
   if (texts.size >= TEXTS_LIMIT) texts.clear();
-  texts.set(n, { bytes: bytes.slice(), text });
+  texts.set(n, { bytes: own, text });
   return text;
 }
 
@@ -229,36 +239,80 @@ export function decodeCall(payload: Uint8Array, shared = false): CallMessage {
   const nameLength = (payload[textEnd]! << 8) + payload[textEnd + 1]!;
   const nameEnd = textEnd + 2 + nameLength;
   if (nameEnd > payload.length) fail("call");
-  const text = callText(payload.subarray(CALL_HEADER_SIZE + 5, textEnd));
-  const args = decodeValue(payload.subarray(nameEnd), shared);
+  const text = callText(payload, CALL_HEADER_SIZE + 5, textEnd);
+  const args = decodeValueAt(payload, nameEnd, payload.length, shared);
   if (!Array.isArray(args)) fail("call");
   if (kind === 0) return { id, target: { kind: "fn", source: text }, args, timeout };
-  const name = callText(payload.subarray(textEnd + 2, nameEnd));
+  const name = callText(payload, textEnd + 2, nameEnd);
   return { id, target: { kind: "module", specifier: text, name }, args, timeout };
 }
 
 /**
- * Encodes `[id, value]` (results and stream chunks).
+ * Writes a result's or stream chunk's header, the call id (u32), into
+ * `target` at `offset`; the codec-encoded value follows it.
+ *
+ * @param target Where to write ({@linkcode RESULT_HEADER_SIZE} bytes).
+ * @param offset The index of the first byte.
+ * @param id The call id.
+ */
+export function writeResultHeader(target: Uint8Array, offset: number, id: number): void {
+  const i = id >>> 0;
+  target[offset] = i >>> 24;
+  target[offset + 1] = (i >>> 16) & 0xff;
+  target[offset + 2] = (i >>> 8) & 0xff;
+  target[offset + 3] = i & 0xff;
+}
+
+/**
+ * Encodes a result or stream chunk: the call id (u32), then the value.
  *
  * @param id The call id.
  * @param value The value.
  * @returns The payload parts.
+ * @throws {DataCloneError} When the value cannot cross the wire (named `"result"`).
  */
 export function encodeIdValue(id: number, value: unknown): Uint8Array[] {
-  return encodeValue([id, value]);
+  const parts = encodeValue(value, { name: "result" });
+  const { buf, offset } = reserve(RESULT_HEADER_SIZE);
+  writeResultHeader(buf, offset, id);
+  return [commit(RESULT_HEADER_SIZE), ...parts];
 }
 
 /**
- * Decodes `[id, value]`.
+ * The call id of a result or stream chunk payload.
+ *
+ * @param payload The frame payload.
+ * @returns The id.
+ * @throws {ProtocolError} When the payload is too short to hold an id and a value.
+ */
+export function decodeResultId(payload: Uint8Array): number {
+  if (payload.length <= RESULT_HEADER_SIZE) fail("result");
+  return u32(payload, 0);
+}
+
+/**
+ * The value of a result or stream chunk payload (after {@linkcode decodeResultId}).
+ *
+ * @param payload The frame payload.
+ * @param shared Whether `payload` lives in a buffer shared with other frames
+ * (then decoded byte arrays are copies).
+ * @returns The value.
+ * @throws {ProtocolError} When the value is not a well-formed encoding.
+ */
+export function decodeResultValue(payload: Uint8Array, shared = false): unknown {
+  return decodeValueAt(payload, RESULT_HEADER_SIZE, payload.length, shared);
+}
+
+/**
+ * Decodes a result or stream chunk.
  *
  * @param payload The frame payload.
  * @param shared Whether `payload` lives in a buffer shared with other frames.
  * @returns The id and value.
+ * @throws {ProtocolError} When it is not a well-formed result.
  */
 export function decodeIdValue(payload: Uint8Array, shared = false): [number, unknown] {
-  const v = decodeValue(payload, shared);
-  if (!Array.isArray(v) || v.length !== 2 || typeof v[0] !== "number") fail("result");
-  return v as [number, unknown];
+  return [decodeResultId(payload), decodeResultValue(payload, shared)];
 }
 
 /**

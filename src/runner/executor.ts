@@ -16,7 +16,10 @@ import {
   encodeId,
   encodeIdValue,
   FrameType,
+  RESULT_HEADER_SIZE,
+  writeResultHeader,
 } from "../protocol/messages.ts";
+import { encodeValue } from "../protocol/codec.ts";
 import type { CallContext } from "./context.ts";
 
 /** Stream values the runner may send before the parent grants more. */
@@ -83,6 +86,8 @@ export class Executor {
     call.abort(new DOMException("The call timed out", "TimeoutError"))
   );
   #disposed = false;
+  /** A result's header, rewritten per result (`send` copies it at once). */
+  #head = new Uint8Array(RESULT_HEADER_SIZE);
 
   /**
    * @param conn The authenticated link.
@@ -137,8 +142,21 @@ export class Executor {
       this.#settle(running, this.#stream(result, running));
       return;
     }
-    if (!running.aborted) this.#conn.send(FrameType.Result, encodeIdValue(call.id, result));
+    if (!running.aborted) this.#sendResult(running, result);
     this.#end(running);
+  }
+
+  /** Sends a value back, or the error that it cannot cross the wire. */
+  #sendResult(running: RunningCall, value: unknown): void {
+    let parts: Uint8Array[];
+    try {
+      parts = encodeValue(value, { name: "result" });
+    } catch (err) {
+      this.#fail(running, err);
+      return;
+    }
+    writeResultHeader(this.#head, 0, running.id);
+    this.#conn.send(FrameType.Result, parts, this.#head);
   }
 
   /**
@@ -185,7 +203,7 @@ export class Executor {
     if (isStream(result)) {
       await this.#stream(result, running);
     } else if (!running.aborted) {
-      this.#conn.send(FrameType.Result, encodeIdValue(running.id, result));
+      this.#sendResult(running, result);
     }
   }
 

@@ -119,6 +119,27 @@ export function definePoolSuite(c: SuiteCase): void {
     assert.equal(p.stats().boots, 0);
   });
 
+  test(`[${kind}] a result that cannot cross the wire rejects naming it; the runner serves on`, async () => {
+    await using p = pool({ max: 1 });
+    for (
+      const fn of [
+        () => () => 1,
+        () => Promise.resolve(() => 1),
+        () => Symbol("s"),
+        () => ({ nested: [1, new (class Foo {})()] }),
+      ]
+    ) {
+      const err = await p.call(fn as () => unknown).catch((e) => e);
+      assert.ok(err instanceof RemoteError, `${fn}: ${err}`);
+      assert.equal(err.remoteName, "DataCloneError");
+      assert.match(err.message, /^Cannot clone value at "result/);
+    }
+    // Common small results take a shared fast path both ways; so does -0's absence from it.
+    const small = [undefined, null, true, false, 0, 7, 255, 256, -1, 1.5, -0, 123456789, 2 ** 40];
+    for (const v of small) assert.ok(Object.is(await p.call((x: unknown) => x, [v]), v), `${v}`);
+    assert.equal(p.stats().boots, 1);
+  });
+
   test(`[${kind}] grows to max with parallel boots and never beyond`, async () => {
     const starts: string[] = [];
     await using p = pool({

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { DataCloneError, decodeValue, encodeValue, partsLength } from "../../src/protocol/codec.ts";
+import {
+  DataCloneError,
+  decodeValue,
+  decodeValueAt,
+  encodeValue,
+  partsLength,
+} from "../../src/protocol/codec.ts";
 import { ProtocolError } from "../../src/protocol/errors.ts";
 import { mulberry32 } from "../_helpers/prng.ts";
 
@@ -581,6 +587,54 @@ Deno.test("decodeValue() throws ProtocolError on empty, unknown-format and trunc
     longer.set(bytes);
     assert.throws(() => decodeValue(longer), ProtocolError, "trailing byte");
   }
+});
+
+Deno.test("common small values use shared encodings that read back as the general path's", () => {
+  const ascii = (text: string) => new Uint8Array([0x20, ...new TextEncoder().encode(text)]);
+  const cases: [unknown, Uint8Array][] = [
+    [undefined, new Uint8Array([0x02, 1, 0, 0, 0, 0])],
+    [null, ascii("null")],
+    [true, ascii("true")],
+    [false, ascii("false")],
+    [0, ascii("0")],
+    [9, ascii("9")],
+    [255, ascii("255")],
+  ];
+  for (const [value, bytes] of cases) {
+    const parts = encodeValue(value);
+    assert.equal(parts.length, 1);
+    assert.deepEqual(parts[0], bytes, String(value));
+    // Shared: the same bytes object every time (parts are only ever read).
+    assert.equal(encodeValue(value)[0], parts[0]);
+    assert.ok(Object.is(decodeValue(bytes), value));
+  }
+  // Just outside the table: the general path, same results.
+  for (const value of [256, -1, 1.5, -0, 2 ** 31, NaN, Infinity, "0", 1e21]) {
+    assert.ok(Object.is(roundTrip(value), value), String(value));
+  }
+  // The integer reader accepts exactly what JSON.parse accepts.
+  for (const text of ["7", "10", "999999999", "1000000000", "123456789012", "-3", "1e3", "2.0"]) {
+    assert.ok(Object.is(decodeValue(ascii(text)), JSON.parse(text)), text);
+  }
+  for (const text of ["00", "01", "1-", "1 2", "9a", "tru", "nul", "falsy"]) {
+    assert.throws(() => decodeValue(ascii(text)), ProtocolError, text);
+  }
+});
+
+Deno.test("decodeValueAt() reads a range as decodeValue() reads the same bytes alone", () => {
+  for (const sample of [...SAMPLES, undefined, 3, [], "x", new Uint8Array([1, 2, 3])]) {
+    const bytes = concat(encodeValue(sample));
+    const framed = new Uint8Array(bytes.length + 7).fill(0x5b);
+    framed.set(bytes, 3);
+    const a = decodeValueAt(framed, 3, 3 + bytes.length);
+    const b = decodeValue(bytes);
+    assert.deepEqual(a, b);
+  }
+  // A range that holds only part of an encoding is malformed, whatever follows it.
+  const framed = new Uint8Array([0x20, 0x31, 0x32, 0x33]);
+  assert.equal(decodeValueAt(framed, 0, 2), 1);
+  assert.throws(() => decodeValueAt(framed, 0, 0), ProtocolError);
+  assert.throws(() => decodeValueAt(framed, 0, 1), ProtocolError);
 });
 
 Deno.test("decodeValue() rejects hostile counts and nesting fast", () => {

@@ -141,3 +141,66 @@ Deno.test("readEach() stops when a frame handler closes the connection, and thro
     await assert.rejects(d.readEach(() => {}), /exceeds the limit of 10/);
   });
 });
+
+Deno.test("flushed() resolves when the connection closes with a write still pending", () =>
+  withPair(async (a, _b) => {
+    // The peer never reads: 8 MiB cannot all fit in the socket buffers.
+    a.send(1, [new Uint8Array(8 << 20)]);
+    const flushed = a.flushed();
+    await new Promise((r) => setTimeout(r, 20));
+    a.close();
+    await flushed;
+    assert.ok(a.closed);
+  }));
+
+Deno.test("a failed socket write closes the connection and is kept as writeError", async () => {
+  const failure = new Error("disk on fire");
+  let closed = 0;
+  for (const throwAtOnce of [false, true]) {
+    const socket = {
+      read: () => new Promise<number | null>(() => {}),
+      write: (_p: Uint8Array): Promise<number> => {
+        if (throwAtOnce) throw failure;
+        return Promise.reject(failure);
+      },
+      close: () => void closed++,
+    };
+    const fc = new FrameConnection(socket, { maxPayload: 1024 });
+    fc.send(1, [new Uint8Array([1, 2, 3])]);
+    await fc.flushed();
+    assert.ok(fc.closed);
+    assert.equal(fc.writeError, failure);
+    fc.send(2); // after close: dropped, no throw
+  }
+  assert.equal(closed, 2);
+});
+
+Deno.test("a write the socket takes in pieces is finished in order, then the next frames follow", async () => {
+  const written: number[] = [];
+  const socket = {
+    read: () => new Promise<number | null>(() => {}),
+    // Takes a few bytes to a few KiB per write, never at once.
+    write: async (p: Uint8Array): Promise<number> => {
+      await null;
+      const n = Math.min(1 + (written.length * 7919) % 5000, p.length);
+      written.push(...p.subarray(0, n));
+      return n;
+    },
+    close: () => {},
+  };
+  const fc = new FrameConnection(socket, { maxPayload: 1024 });
+  const big = new Uint8Array(70 * 1024).map((_, i) => i & 0xff);
+  fc.send(1, [new Uint8Array([9, 8, 7, 6])]);
+  fc.send(2, [big]);
+  fc.send(3, [new Uint8Array([5])]);
+  await fc.flushed();
+  const expected = concat([
+    new Uint8Array([0, 0, 0, 4, 1, 9, 8, 7, 6]),
+    new Uint8Array([0, 1, 0x18, 0, 2]),
+    big,
+    new Uint8Array([0, 0, 0, 1, 3, 5]),
+  ]);
+  assert.equal(written.length, expected.length);
+  assert.deepEqual(new Uint8Array(written), expected);
+  fc.close();
+});

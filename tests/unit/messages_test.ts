@@ -16,10 +16,15 @@ import {
   CALL_HEADER_SIZE,
   decodeCall,
   decodeIdValue,
+  decodeResultId,
+  decodeResultValue,
   encodeCallBody,
   encodeCallHeader,
   encodeIdValue,
+  RESULT_HEADER_SIZE,
+  writeResultHeader,
 } from "../../src/protocol/messages.ts";
+import { ProtocolError } from "../../src/protocol/errors.ts";
 import { concat } from "../../src/util/bytes.ts";
 
 function frameOf(type: number, parts: readonly Uint8Array[]): Uint8Array {
@@ -168,4 +173,27 @@ Deno.test("an argument-less call body is shared per target, frozen, and decodes 
   assert.deepEqual(call, { id: 9, target, args: [], timeout: 0 });
   // With arguments, a fresh body each time.
   assert.notEqual(encodeCallBody(target, [1]), encodeCallBody(target, [1]));
+});
+
+Deno.test("a result is the call id (u32, big-endian) then the value; short or bad ones are ProtocolErrors", () => {
+  for (const id of [0, 1, 0x01020304, 2 ** 32 - 1]) {
+    for (const value of [undefined, 0, 300, "text", { a: [1, 2n] }]) {
+      const payload = concat(encodeIdValue(id, value));
+      assert.equal(new DataView(payload.buffer, payload.byteOffset).getUint32(0), id);
+      assert.deepEqual(payload.subarray(RESULT_HEADER_SIZE), concat(encodeValue(value)));
+      assert.equal(decodeResultId(payload), id);
+      assert.deepEqual(decodeResultValue(payload), value);
+      assert.deepEqual(decodeIdValue(payload), [id, value]);
+    }
+  }
+  const head = new Uint8Array(6);
+  writeResultHeader(head, 2, 0xa0b0c0d0);
+  assert.deepEqual(head, new Uint8Array([0, 0, 0xa0, 0xb0, 0xc0, 0xd0]));
+  for (const bad of [[], [0, 0, 0, 1], [0, 0, 0, 1, 0x20, 0x30, 0x30], [0, 0, 0, 1, 0x07]]) {
+    assert.throws(() => decodeIdValue(new Uint8Array(bad)), ProtocolError, String(bad));
+  }
+  assert.throws(
+    () => encodeIdValue(1, () => 1),
+    (e: unknown) => e instanceof Error && /at "result"/.test(e.message),
+  );
 });
