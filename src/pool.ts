@@ -391,7 +391,8 @@ export class Pool implements AsyncDisposable {
   #onEvent: FlameEventListener | undefined;
   #reaping: Promise<void> | undefined;
 
-  #runners = new Set<Runner>();
+  /** Booted runners, in boot order (an array: iterating a `Set` allocates per call). */
+  #runners: Runner[] = [];
   #booting = 0;
   #boots = new Set<Promise<void>>();
   #stops = new Set<Promise<void>>();
@@ -771,7 +772,7 @@ export class Pool implements AsyncDisposable {
    */
   stats(): PoolStats {
     return {
-      runners: this.#runners.size,
+      runners: this.#runners.length,
       booting: this.#booting,
       busySlots: this.#busy,
       queued: this.#queued,
@@ -899,7 +900,9 @@ export class Pool implements AsyncDisposable {
 
   #pick(): Runner | undefined {
     let best: Runner | undefined;
-    for (const r of this.#runners) {
+    const runners = this.#runners;
+    for (let i = 0; i < runners.length; i++) {
+      const r = runners[i]!;
       if (r.stopping || r.link.isClosed) continue;
       if (this.#singleUse ? r.served > 0 : r.busy >= this.#maxConcurrency) continue;
       if (best === undefined || r.busy < best.busy) best = r;
@@ -967,7 +970,7 @@ export class Pool implements AsyncDisposable {
   #grow(): void {
     if (this.#closing) return;
     let pending = this.#booting * this.#perRunner;
-    while (this.#queued > pending && this.#runners.size + this.#booting < this.#max) {
+    while (this.#queued > pending && this.#runners.length + this.#booting < this.#max) {
       this.#boot();
       pending += this.#perRunner;
     }
@@ -975,7 +978,7 @@ export class Pool implements AsyncDisposable {
 
   #bootToMin(): void {
     if (this.#closing) return;
-    while (this.#runners.size + this.#booting < this.#min) this.#boot();
+    while (this.#runners.length + this.#booting < this.#min) this.#boot();
   }
 
   // ---- runner lifecycle -----------------------------------------------------
@@ -1030,11 +1033,11 @@ export class Pool implements AsyncDisposable {
         }, id);
         this.#log.info(`pool ${this.name}: runner ${id} up in ${Date.now() - started} ms`);
         if (this.#closing) {
-          this.#runners.add(runner);
+          this.#runners.push(runner);
           this.#stopRunner(runner, "closed");
           return;
         }
-        this.#runners.add(runner);
+        this.#runners.push(runner);
         runner.link.closed.then((reason) => this.#runnerGone(runner, reason));
         this.#dispatch();
         if (runner.busy === 0) this.#scheduleIdle(runner);
@@ -1149,7 +1152,7 @@ export class Pool implements AsyncDisposable {
   #failWaiters(error: BootError): void {
     // Waiters that other pending boots can serve keep waiting; with runners
     // up, the rest wait for a slot; otherwise they get the boot's error.
-    if (this.#runners.size > 0) return;
+    if (this.#runners.length > 0) return;
     let excess = this.#queued - this.#booting * this.#perRunner;
     while (excess-- > 0) {
       const w = this.#popWaiter();
@@ -1162,7 +1165,7 @@ export class Pool implements AsyncDisposable {
 
   #scheduleReplace(): void {
     if (this.#closing || this.#replaceTimer !== undefined) return;
-    if (this.#runners.size + this.#booting >= this.#min) return;
+    if (this.#runners.length + this.#booting >= this.#min) return;
     // Back off after failures so a broken image does not spin.
     const delay = Math.min(30_000, 250 * 2 ** Math.min(this.#consecutiveBootFailures, 7));
     this.#replaceTimer = setTimeout(() => {
@@ -1205,7 +1208,8 @@ export class Pool implements AsyncDisposable {
 
   #active(): number {
     let n = 0;
-    for (const r of this.#runners) if (!r.stopping) n++;
+    const runners = this.#runners;
+    for (let i = 0; i < runners.length; i++) if (!runners[i]!.stopping) n++;
     return n;
   }
 
@@ -1243,7 +1247,9 @@ export class Pool implements AsyncDisposable {
   }
 
   #runnerGone(runner: Runner, reason: string): void {
-    if (!this.#runners.delete(runner)) return;
+    const at = this.#runners.indexOf(runner);
+    if (at < 0) return;
+    this.#runners.splice(at, 1);
     clearTimeout(runner.idleTimer);
     if (!runner.stopping) {
       runner.stopping = true;
@@ -1303,9 +1309,9 @@ export class Pool implements AsyncDisposable {
       clearTimeout(timer);
     }
     while (this.#boots.size > 0) await Promise.allSettled([...this.#boots]);
-    for (const runner of [...this.#runners]) this.#stopRunner(runner, "closed");
+    for (const runner of this.#runners.slice()) this.#stopRunner(runner, "closed");
     while (this.#stops.size > 0) await Promise.allSettled([...this.#stops]);
-    this.#runners.clear();
+    this.#runners.length = 0;
     this.#deadlines.dispose();
     if (this.#listener) {
       const ready = await this.#listener.catch(() => undefined);

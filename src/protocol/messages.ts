@@ -76,6 +76,11 @@ export const CALL_HEADER_SIZE = 8;
 /** Bytes before a result's or stream chunk's value: the call id (u32). */
 export const RESULT_HEADER_SIZE = 4;
 
+/** What a value that cannot cross is called in the error (shared, only read). */
+const ARGS_NAME = { name: "args" } as const;
+/** Results and stream chunks: `Cannot clone value at "result…"`. */
+export const RESULT_NAME = { name: "result" } as const;
+
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder();
 
@@ -97,7 +102,7 @@ export function encodeCallBody(
   target: CallTarget,
   args: readonly unknown[],
 ): readonly Uint8Array[] {
-  const argParts = encodeValue(args, { name: "args" });
+  const argParts = encodeValue(args, ARGS_NAME);
   const head = callHead(target);
   if (argParts.length === 1) {
     const only = argParts[0]!;
@@ -272,7 +277,7 @@ export function writeResultHeader(target: Uint8Array, offset: number, id: number
  * @throws {DataCloneError} When the value cannot cross the wire (named `"result"`).
  */
 export function encodeIdValue(id: number, value: unknown): Uint8Array[] {
-  const parts = encodeValue(value, { name: "result" });
+  const parts = encodeValue(value, RESULT_NAME);
   const { buf, offset } = reserve(RESULT_HEADER_SIZE);
   writeResultHeader(buf, offset, id);
   return [commit(RESULT_HEADER_SIZE), ...parts];

@@ -17,6 +17,7 @@ import {
   encodeIdValue,
   FrameType,
   RESULT_HEADER_SIZE,
+  RESULT_NAME,
   writeResultHeader,
 } from "../protocol/messages.ts";
 import { encodeValue } from "../protocol/codec.ts";
@@ -150,7 +151,7 @@ export class Executor {
   #sendResult(running: RunningCall, value: unknown): void {
     let parts: Uint8Array[];
     try {
-      parts = encodeValue(value, { name: "result" });
+      parts = encodeValue(value, RESULT_NAME);
     } catch (err) {
       this.#fail(running, err);
       return;
