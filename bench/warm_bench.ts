@@ -16,6 +16,7 @@ import { CALL_HEADER_SIZE } from "../src/protocol/messages.ts";
 import { echoCopy, echoLatency, echoPipelined, p50p99 } from "./_raw.ts";
 import { emit, type Reported } from "./_report.ts";
 import { collectGarbage, median, within } from "./_stats.ts";
+import { allocatedPerOp } from "./_alloc.ts";
 
 /** Where a warm bench runs. */
 export interface WarmTarget {
@@ -238,6 +239,20 @@ export async function runWarmBench(target: WarmTarget, sizes: WarmSizes): Promis
         name: `parent JS heap + external growth over ${calls} warm calls`,
         value: (after.heapUsed + after.external - before.heapUsed - before.external) / 1e6,
         unit: "MB",
+      }));
+      // Garbage per call: what sets how often a warm call meets a scavenge.
+      const ops = Math.min(20_000, sizes.memoryCalls);
+      const echoBytes = await allocatedPerOp(
+        () => echoLatency(conn!, size, ops).then(() => {}),
+        ops,
+      );
+      const callBytes = await allocatedPerOp(() => poolLatency(pool, ops).then(() => {}), ops);
+      out.push(emit({
+        section: `memory/${target.section}`,
+        name: "parent JS allocated per sequential no-op call (garbage included)",
+        value: callBytes,
+        unit: "B",
+        baseline: { name: "raw echo round trip, same loop", value: echoBytes },
       }));
     }
 
