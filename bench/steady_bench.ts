@@ -14,7 +14,7 @@ import { Pool } from "../src/pool.ts";
 import { spawnDenoPeer } from "./_process_peer.ts";
 import { ECHO_PEER_SOURCE } from "./_raw.ts";
 import { percentile, within } from "./_stats.ts";
-import { alternatingLatency, LATENCY_BLOCK, noop, noopCallSize } from "./warm_bench.ts";
+import { alternatingLatency, noop, noopCallSize } from "./warm_bench.ts";
 
 /** What one steady run measured, in microseconds. */
 export interface SteadyResult {
@@ -27,11 +27,10 @@ export interface SteadyResult {
 /**
  * Measures alternating blocks of raw echo and pool round trips, nothing else.
  *
- * @param rounds Rounds of `blocks` blocks per side.
- * @param blocks Blocks per round.
+ * @param total Round trips per side.
  * @returns The percentiles.
  */
-export async function runSteady(rounds: number, blocks: number): Promise<SteadyResult> {
+export async function runSteady(total: number): Promise<SteadyResult> {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const pool = new Pool({
     backend: new ProcessBackend(),
@@ -48,12 +47,7 @@ export async function runSteady(rounds: number, blocks: number): Promise<SteadyR
     await within(pool.call(noop), 60_000, "first call");
     const size = noopCallSize();
     await alternatingLatency(conn, size, pool, 2000);
-    const { raw, pool: calls } = await alternatingLatency(
-      conn,
-      size,
-      pool,
-      rounds * blocks * LATENCY_BLOCK,
-    );
+    const { raw, pool: calls } = await alternatingLatency(conn, size, pool, total);
     return {
       rawP50: percentile(raw, 50),
       rawP99: percentile(raw, 99),
@@ -70,5 +64,5 @@ export async function runSteady(rounds: number, blocks: number): Promise<SteadyR
 
 if (import.meta.main) {
   const quick = Deno.args.includes("--quick");
-  console.log(JSON.stringify(await runSteady(quick ? 1 : 7, quick ? 1 : 4)));
+  console.log(JSON.stringify(await runSteady(quick ? 1000 : 14_000)));
 }

@@ -49,8 +49,14 @@ export interface WarmSizes {
 }
 
 const IN_FLIGHT = 64;
-/** Round trips per alternating latency block. */
-export const LATENCY_BLOCK = 500;
+/**
+ * Round trips per alternating latency block. Short, so that a burst of host
+ * noise (another tenant, the hypervisor: often milliseconds) spans blocks of
+ * both sides rather than landing on one.
+ */
+export const LATENCY_BLOCK = 20;
+const fmtUs = (us: number) => `${Math.round(us).toLocaleString("en-US")} µs`;
+
 /** The function every latency figure calls. */
 export const noop = (): number => 0;
 const identity = (b: Uint8Array) => b;
@@ -61,27 +67,45 @@ export function noopCallSize(): number {
   return FRAME_HEADER_SIZE + CALL_HEADER_SIZE + body.reduce((n, p) => n + p.length, 0);
 }
 
+/** Round-trip times in microseconds from {@linkcode alternatingLatency}. */
+export interface AlternatingSamples {
+  /** Echo round trips, each block's first left out. */
+  raw: number[];
+  /** Pool calls, each block's first left out. */
+  pool: number[];
+  /** The first echo round trip of each block. */
+  rawFirst: number[];
+  /** The first pool call of each block. */
+  poolFirst: number[];
+}
+
 /**
- * `calls` round trips each way in alternating blocks of {@linkcode LATENCY_BLOCK}:
- * a burst of machine noise (another process, the hypervisor) lands on both
- * sides alike instead of on one.
+ * `calls` round trips each way in alternating blocks of {@linkcode LATENCY_BLOCK}.
+ * The first round trip of a block follows the other side's block, during
+ * which this side's processes slept; it is kept apart (as a figure of its
+ * own), so the steady figures compare steady ping-pong on both sides.
  *
- * @returns Round-trip times in microseconds, echo and pool.
+ * @returns Round-trip times in microseconds.
  */
 export async function alternatingLatency(
   conn: Deno.Conn,
   size: number,
   pool: Pool,
   calls: number,
-): Promise<{ raw: number[]; pool: number[] }> {
-  const raw: number[] = [];
-  const viaPool: number[] = [];
+): Promise<AlternatingSamples> {
+  const out: AlternatingSamples = { raw: [], pool: [], rawFirst: [], poolFirst: [] };
   for (let done = 0; done < calls; done += LATENCY_BLOCK) {
     const n = Math.min(LATENCY_BLOCK, calls - done);
-    raw.push(...await echoLatency(conn, size, n));
-    viaPool.push(...await poolLatency(pool, n));
+    const raw = await echoLatency(conn, size, n);
+    const viaPool = await poolLatency(pool, n);
+    out.rawFirst.push(raw[0]!);
+    out.poolFirst.push(viaPool[0]!);
+    for (let i = 1; i < n; i++) {
+      out.raw.push(raw[i]!);
+      out.pool.push(viaPool[i]!);
+    }
   }
-  return { raw, pool: viaPool };
+  return out;
 }
 
 /**
@@ -159,21 +183,22 @@ export async function runWarmBench(target: WarmTarget, sizes: WarmSizes): Promis
     await echoPipelined(conn, size, IN_FLIGHT, 5000);
     await poolThroughput(pool, 5000);
 
-    const rawLat: number[] = [];
-    const poolLat: number[] = [];
+    const lat: AlternatingSamples = { raw: [], pool: [], rawFirst: [], poolFirst: [] };
     const rawRate: number[] = [];
     const rawBatched: number[] = [];
     const poolRate: number[] = [];
     for (let r = 0; r < sizes.rounds; r++) {
-      const lat = await alternatingLatency(conn, size, pool, sizes.latencyCalls);
-      rawLat.push(...lat.raw);
-      poolLat.push(...lat.pool);
+      const round = await alternatingLatency(conn, size, pool, sizes.latencyCalls);
+      lat.raw.push(...round.raw);
+      lat.pool.push(...round.pool);
+      lat.rawFirst.push(...round.rawFirst);
+      lat.poolFirst.push(...round.poolFirst);
       rawRate.push(await echoPipelined(conn, size, IN_FLIGHT, sizes.throughputCalls));
       rawBatched.push(await echoPipelined(conn, size, IN_FLIGHT, sizes.throughputCalls, true));
       poolRate.push(await poolThroughput(pool, sizes.throughputCalls));
     }
-    const raw = p50p99(rawLat);
-    const call = p50p99(poolLat);
+    const raw = p50p99(lat.raw);
+    const call = p50p99(lat.pool);
     out.push(emit({
       section,
       name: "no-op call p50",
@@ -189,6 +214,21 @@ export async function runWarmBench(target: WarmTarget, sizes: WarmSizes): Promis
       unit: "µs",
       baseline: { name: `raw echo ${size} B p99`, value: raw.p99 },
       target: { op: "<=", bound: 2 },
+    }));
+    // The first of each block: this side's processes slept while the other
+    // side ran. Its p99 is mostly other processes' housekeeping (the echo's
+    // has read several ms here), so it is printed but not compared.
+    const rawFirst = p50p99(lat.rawFirst);
+    const callFirst = p50p99(lat.poolFirst);
+    out.push(emit({
+      section,
+      name: `no-op call p50, first of each block of ${LATENCY_BLOCK} (contrast: after a pause)`,
+      value: callFirst.p50,
+      unit: "µs",
+      baseline: { name: "raw echo p50, first of each block", value: rawFirst.p50 },
+      note: `${lat.poolFirst.length} samples; p99 ${fmtUs(callFirst.p99)}, echo's ${
+        fmtUs(rawFirst.p99)
+      }`,
     }));
     const rate = median(poolRate);
     out.push(emit({
