@@ -179,15 +179,17 @@ export function writeCallHeader(
   timeout: number,
 ): void {
   const t = Number.isFinite(timeout) ? Math.min(Math.max(0, Math.ceil(timeout)), 0xffffffff) : 0;
-  const i = id >>> 0;
-  target[offset] = i >>> 24;
-  target[offset + 1] = (i >>> 16) & 0xff;
-  target[offset + 2] = (i >>> 8) & 0xff;
-  target[offset + 3] = i & 0xff;
-  target[offset + 4] = t >>> 24;
-  target[offset + 5] = (t >>> 16) & 0xff;
-  target[offset + 6] = (t >>> 8) & 0xff;
-  target[offset + 7] = t & 0xff;
+  writeU32(target, offset, id);
+  writeU32(target, offset + 4, t);
+}
+
+/** Writes `value` (taken as u32) big-endian at `offset`. */
+function writeU32(target: Uint8Array, offset: number, value: number): void {
+  const v = value >>> 0;
+  target[offset] = v >>> 24;
+  target[offset + 1] = (v >>> 16) & 0xff;
+  target[offset + 2] = (v >>> 8) & 0xff;
+  target[offset + 3] = v & 0xff;
 }
 
 function fail(what: string): never {
@@ -261,11 +263,7 @@ export function decodeCall(payload: Uint8Array, shared = false): CallMessage {
  * @param id The call id.
  */
 export function writeResultHeader(target: Uint8Array, offset: number, id: number): void {
-  const i = id >>> 0;
-  target[offset] = i >>> 24;
-  target[offset + 1] = (i >>> 16) & 0xff;
-  target[offset + 2] = (i >>> 8) & 0xff;
-  target[offset + 3] = i & 0xff;
+  writeU32(target, offset, id);
 }
 
 /**
