@@ -83,8 +83,10 @@ export class Executor {
   #running = new IntMap<RunningCall>();
   #fnCache = new Map<string, AnyFn>();
   #onIdleChange: (busy: number) => void;
-  #deadlines = new DeadlineTimer<RunningCall>((call) =>
-    call.abort(new DOMException("The call timed out", "TimeoutError"))
+  // Paused until `startTimers()`: see `Terminator.start` for why.
+  #deadlines = new DeadlineTimer<RunningCall>(
+    (call) => call.abort(new DOMException("The call timed out", "TimeoutError")),
+    { paused: true },
   );
   #disposed = false;
   /** A result's header, rewritten per result (`send` copies it at once). */
@@ -99,6 +101,14 @@ export class Executor {
     this.#conn = conn;
     this.#runnerId = runnerId;
     this.#onIdleChange = onBusyChange;
+  }
+
+  /**
+   * Starts enforcing call timeouts (calls started before are timed from their
+   * start all the same; one already past its deadline is aborted at once).
+   */
+  startTimers(): void {
+    if (!this.#disposed) this.#deadlines.resume();
   }
 
   /** Calls under way. */

@@ -22,6 +22,9 @@ import { Executor } from "./executor.ts";
 import { type ExitReason, MAX_TIMER_DELAY, Terminator } from "./terminator.ts";
 import { withResolvers } from "../util/promise.ts";
 
+/** The latest a runner starts its timers after authenticating (ms); usually it is sooner. */
+const START_TIMERS_WITHIN = 100;
+
 /** Largest frame payload on an authenticated link (1 GiB). */
 export const MAX_PAYLOAD = LINK_MAX_PAYLOAD;
 
@@ -75,6 +78,23 @@ function withDeadline<T>(p: Promise<T>, ms: number, onTimeout: () => void): Prom
 }
 
 /**
+ * Like `withDeadline`, on `AbortSignal.timeout`, which arms no `setTimeout`.
+ * The signal cannot be cleared: once `p` settles its listener is removed and
+ * the signal fires later into nothing. It does not keep the process alive.
+ */
+function withSignalDeadline<T>(p: Promise<T>, ms: number, onTimeout: () => void): Promise<T> {
+  const signal = AbortSignal.timeout(Math.min(Math.max(0, ms), MAX_TIMER_DELAY));
+  const { promise, resolve, reject } = withResolvers<T>();
+  const onAbort = () => {
+    onTimeout();
+    reject(new Error(`Timed out after ${ms} ms`));
+  };
+  signal.addEventListener("abort", onAbort, { once: true });
+  p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  return promise;
+}
+
+/**
  * Runs a runner until it must exit.
  *
  * @param parentEnv The `FLAME_PARENT` value.
@@ -122,7 +142,9 @@ export async function runRunner(
     }
     const attempt = new FrameConnection(socket, { maxPayload: HANDSHAKE_MAX_PAYLOAD });
     try {
-      await withDeadline(
+      // Not `setTimeout`: a process's first one costs ≈ 15–25 ms (see `Terminator.start`).
+      // The pending socket read keeps the process alive for this unref'd timer.
+      await withSignalDeadline(
         authenticateToParent(attempt, env.id, key),
         deadline - Date.now(),
         () => attempt.close(),
@@ -197,6 +219,23 @@ function serve(
   signal?.addEventListener("abort", onAbort, { once: true });
   if (signal?.aborted) onAbort();
 
+  // Heartbeat, idle and call timers start once the first answers have left
+  // (a process's first timer costs ≈ 15–25 ms: see `Terminator.start`), or
+  // shortly after authentication if no frame comes. Both are timed from now.
+  let timersStarted = false;
+  const startTimers = () => {
+    if (timersStarted) return;
+    timersStarted = true;
+    terminator.start();
+    executor.startTimers();
+  };
+  AbortSignal.timeout(Math.min(START_TIMERS_WITHIN, env.heartbeatInterval))
+    .addEventListener("abort", startTimers, { once: true });
+  const onRead = () => {
+    terminator.heard();
+    if (!timersStarted) conn.flushed().then(startTimers);
+  };
+
   const handle = (frame: Frame) => {
     switch (frame.type) {
       case FrameType.Call:
@@ -237,7 +276,7 @@ function serve(
     try {
       // Everything one socket read delivered is handled in this tick, so the
       // answers to a batch of calls leave in one write.
-      await conn.readEach(handle, () => terminator.heard());
+      await conn.readEach(handle, onRead);
     } catch (err) {
       log.error(`runner ${env.id}: link failed: ${(err as Error).message}`);
     }

@@ -42,22 +42,39 @@ export interface TerminatorOptions {
 export class Terminator {
   #opts: TerminatorOptions;
   #lastHeard = Date.now();
-  #tick: Timer;
+  #tick: Timer | undefined;
+  #started = false;
   #idleTimer: Timer | undefined;
   #idleSince = Date.now();
   #busy = 0;
   #done = false;
 
   /**
+   * Arms nothing yet: see {@linkcode Terminator.start}.
+   *
    * @param options Timings and hooks.
    */
   constructor(options: TerminatorOptions) {
     this.#opts = options;
+  }
+
+  /**
+   * Arms the heartbeat and, when idle, the idle countdown. Separate from the
+   * constructor because in Deno 2.9 a process's first `setTimeout` or
+   * `setInterval` loads the `node:timers` polyfill (≈ 15–25 ms): the runner
+   * starts its timers once its first answers are out, not on a cold call's
+   * path. Silence and idleness are measured from construction all the same.
+   */
+  start(): void {
+    if (this.#started || this.#done) return;
+    this.#started = true;
     this.#tick = setInterval(
       () => this.#check(),
-      Math.min(options.heartbeatInterval, MAX_TIMER_DELAY),
+      Math.min(this.#opts.heartbeatInterval, MAX_TIMER_DELAY),
     );
-    this.busyChanged(0);
+    if (this.#busy === 0 && this.#opts.idleTimeout !== null && this.#idleTimer === undefined) {
+      this.#armIdle(Math.max(0, this.#opts.idleTimeout - (Date.now() - this.#idleSince)));
+    }
   }
 
   /** Records that a frame arrived from the parent. */
@@ -77,7 +94,7 @@ export class Terminator {
     this.#busy = busy;
     if (busy > 0 || this.#opts.idleTimeout === null) return;
     this.#idleSince = Date.now();
-    if (this.#idleTimer === undefined) this.#armIdle(this.#opts.idleTimeout);
+    if (this.#idleTimer === undefined && this.#started) this.#armIdle(this.#opts.idleTimeout);
   }
 
   /** Arms the idle timer (in steps a timer can hold). */

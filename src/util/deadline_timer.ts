@@ -48,12 +48,27 @@ export class DeadlineTimer<T extends Deadline> {
   #onExpire: (entry: T) => void;
   #timer: Timer | undefined;
   #armedFor = Infinity;
+  #paused: boolean;
 
   /**
    * @param onExpire Called once for each entry whose deadline passed (it is removed first).
+   * @param options `paused`: arm no timer until {@linkcode DeadlineTimer.resume} (entries
+   * are kept, and any already due expire then).
    */
-  constructor(onExpire: (entry: T) => void) {
+  constructor(onExpire: (entry: T) => void, options: { paused?: boolean } = {}) {
     this.#onExpire = onExpire;
+    this.#paused = options.paused ?? false;
+  }
+
+  /** Starts timing after `paused`: arms for the earliest entry, if any. */
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    let first = Infinity;
+    for (let e = this.#head; e !== null; e = e.nextDue ?? null) {
+      if (e.deadline < first) first = e.deadline;
+    }
+    if (first !== Infinity) this.#arm(first);
   }
 
   /** Entries waiting. */
@@ -69,7 +84,7 @@ export class DeadlineTimer<T extends Deadline> {
     if (this.#head !== null) this.#head.prevDue = entry;
     this.#head = entry;
     this.#size++;
-    if (entry.deadline < this.#armedFor) this.#arm(entry.deadline);
+    if (entry.deadline < this.#armedFor && !this.#paused) this.#arm(entry.deadline);
   }
 
   /** Stops watching `entry`. The timer stays armed (it finds nothing due and re-arms or rests). */
@@ -87,6 +102,7 @@ export class DeadlineTimer<T extends Deadline> {
 
   /** Forgets every entry and clears the timer. */
   dispose(): void {
+    this.#paused = false;
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#armedFor = Infinity;

@@ -91,3 +91,38 @@ Deno.test("a runner's idle countdown starts at its last call, not its first", as
   assert.ok(idleFor >= IDLE - 20, `exited ${idleFor} ms after the last call`);
   assert.ok(idleFor < IDLE + 1000, `exited only ${idleFor} ms after the last call`);
 });
+
+Deno.test("a runner arms no timer before its first answer has left (a first timer costs a cold call ≈ 15–25 ms)", async () => {
+  const { ProcessBackend } = await import("../../src/backends/process.ts");
+  const { Pool } = await import("../../src/pool.ts");
+  const file = await Deno.makeTempFile({ prefix: "flame-runner-events-" });
+  try {
+    const pool = new Pool({
+      backend: new ProcessBackend({
+        runner: new URL("../_helpers/recording_runner.ts", import.meta.url),
+        env: { FLAME_TEST_EVENTS: file },
+      }),
+      max: 1,
+      timeout: 10_000,
+      heartbeatInterval: 200,
+    });
+    try {
+      assert.equal(await pool.call(() => 1), 1);
+      // Long enough for the heartbeat to start and beat.
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(await pool.call(() => 2), 2);
+    } finally {
+      await pool.close();
+    }
+    const events = (await Deno.readTextFile(file)).split("\n");
+    const firstResult = events.findIndex((e) => /^write .*\b11\b/.test(e));
+    const firstTimer = events.findIndex((e) => e === "setTimeout" || e === "setInterval");
+    assert.ok(firstResult >= 0, `no result written: ${events.join(" | ")}`);
+    assert.ok(firstTimer > firstResult, `a timer before the first result: ${events.join(" | ")}`);
+    // The timers did start: the heartbeat beat (a Ping, type 20) while the runner idled.
+    assert.ok(events.includes("setInterval"), events.join(" | "));
+    assert.ok(events.some((e) => /^write .*\b20\b/.test(e)), events.join(" | "));
+  } finally {
+    await Deno.remove(file);
+  }
+});

@@ -57,3 +57,29 @@ Deno.test("DeadlineTimer re-arms for the next deadline and leaves later entries 
   timer.dispose();
   assert.equal(never.prevDue, undefined, "dispose unlinks every entry");
 });
+
+Deno.test("a paused DeadlineTimer arms nothing until resume(), then expires what is due and times the rest", async () => {
+  const fired: number[] = [];
+  const timer = new DeadlineTimer<Entry>((e) => fired.push(e.name), { paused: true });
+  const now = Date.now();
+  timer.add({ deadline: now - 1, name: 1 });
+  timer.add({ deadline: now + 40, name: 2 });
+  const gone = { deadline: now - 1, name: 3 };
+  timer.add(gone);
+  timer.delete(gone);
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(fired.length, 0, "fired while paused");
+  timer.resume();
+  timer.resume(); // harmless
+  await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(fired, [1]);
+  await new Promise((r) => setTimeout(r, 60));
+  assert.deepEqual(fired, [1, 2]);
+  // Disposing a paused timer drops its entries and arms nothing.
+  const other = new DeadlineTimer<Entry>((e) => fired.push(e.name), { paused: true });
+  other.add({ deadline: now - 1, name: 4 });
+  other.dispose();
+  await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(fired, [1, 2]);
+  timer.dispose();
+});
