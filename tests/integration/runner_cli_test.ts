@@ -125,3 +125,21 @@ Deno.test("runner.ts exits 4 against a listener that lacks the secret, running n
   }
   assert.equal(await Deno.stat(marker).then(() => "exists", () => "absent"), "absent");
 });
+
+Deno.test("runner.ts exits 4 at its deadline when the parent accepts and then says nothing", async () => {
+  // The handshake deadline is an `AbortSignal.timeout`, which does not keep a
+  // process alive: the pending socket read must, and the deadline must fire.
+  const bogus = new BogusParent(async (conn) => {
+    while ((await conn.readFrame()) !== null) { /* read the Hello, answer nothing */ }
+  });
+  try {
+    const { env, text } = parentEnvFor(bogus.port, { connectTimeout: 800 });
+    const r = await runCli([], { FLAME_PARENT: text });
+    assert.equal(r.code, 4, r.stderr);
+    assert.match(r.stderr, /Cannot authenticate: Timed out after \d+ ms/);
+    assert.ok(!r.stderr.includes(env.secret), "the secret was printed");
+    assert.ok(r.ms < 10_000, `took ${r.ms} ms`);
+  } finally {
+    await bogus.close();
+  }
+});
