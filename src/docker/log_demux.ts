@@ -6,6 +6,7 @@
  */
 
 import { DockerProtocolError } from "./errors.ts";
+import { readUint32BE } from "../util/bytes.ts";
 
 /** A piece of a container's output. */
 export interface LogChunk {
@@ -116,7 +117,7 @@ export class LogDemuxer {
     const header = this.#header;
     this.#headerFill = 0;
     const type = header[0]!;
-    const size = ((header[4]! << 24) >>> 0) + (header[5]! << 16) + (header[6]! << 8) + header[7]!;
+    const size = readUint32BE(header, 4);
     if (type > 3 || header[1] !== 0 || header[2] !== 0 || header[3] !== 0) {
       throw new DockerProtocolError(
         `Invalid log frame header [${Array.from(header).join(", ")}]`,

@@ -43,6 +43,7 @@ import { CloneFailure, TaggedEncoder } from "./_codec_encode.ts";
 import { TaggedDecoder } from "./_codec_decode.ts";
 import { FORMAT_JSON, FORMAT_TAGGED, MAX_DEPTH } from "./_codec_format.ts";
 import { commit, reserve } from "./_codec_slab.ts";
+import { equalsAt } from "../util/bytes.ts";
 
 /**
  * Thrown by {@linkcode encodeValue} (before anything is sent) when a value
@@ -230,21 +231,16 @@ function readSmallValue(bytes: Uint8Array, start: number, end: number): unknown 
       }
       return v;
     }
-    if (n === 5 && c === 0x74 && sameBytes(bytes, start, TRUE_VALUE)) return true;
-    if (n === 6 && c === 0x66 && sameBytes(bytes, start, FALSE_VALUE)) return false;
-    if (n === 5 && c === 0x6e && sameBytes(bytes, start, NULL_VALUE)) return null;
+    if (n === 5 && c === 0x74 && equalsAt(bytes, start, TRUE_VALUE)) return true;
+    if (n === 6 && c === 0x66 && equalsAt(bytes, start, FALSE_VALUE)) return false;
+    if (n === 5 && c === 0x6e && equalsAt(bytes, start, NULL_VALUE)) return null;
     return NOT_SMALL;
   }
-  if (n === UNDEFINED_VALUE.length && sameBytes(bytes, start, UNDEFINED_VALUE)) return undefined;
+  if (n === UNDEFINED_VALUE.length && equalsAt(bytes, start, UNDEFINED_VALUE)) return undefined;
   return NOT_SMALL;
 }
 
 const NOT_SMALL = Symbol("not small");
-
-function sameBytes(bytes: Uint8Array, start: number, known: Uint8Array): boolean {
-  for (let i = 0; i < known.length; i++) if (bytes[start + i] !== known[i]) return false;
-  return true;
-}
 
 /** Whether an empty array encodes as the general path would: `Array.prototype`, no `toJSON`. */
 function isPlainArray(a: unknown[]): boolean {

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { copyBytes } from "../util/bytes.ts";
+import { copyBytes, readUint32BE, writeUint32BE } from "../util/bytes.ts";
 import { commit, reserve } from "./_codec_slab.ts";
 import { ProtocolError } from "./errors.ts";
 
@@ -77,10 +77,7 @@ export function writeFrameHeader(
   if (!Number.isInteger(length) || length < 0 || length > 0xffffffff) {
     throw new RangeError(`Cannot encode frame: payload length ${length} is out of range`);
   }
-  target[offset] = length >>> 24;
-  target[offset + 1] = (length >>> 16) & 0xff;
-  target[offset + 2] = (length >>> 8) & 0xff;
-  target[offset + 3] = length & 0xff;
+  writeUint32BE(target, offset, length);
   target[offset + 4] = type;
 }
 
@@ -177,8 +174,7 @@ export class FrameDecoder {
       this.#pending = new Uint8Array(0);
     }
     while (end - pos >= FRAME_HEADER_SIZE) {
-      const length = ((data[pos]! << 24) >>> 0) + (data[pos + 1]! << 16) +
-        (data[pos + 2]! << 8) + data[pos + 3]!;
+      const length = readUint32BE(data, pos);
       const type = data[pos + 4]!;
       if (length > this.#maxPayload) {
         if (this.#readIndex < this.#readyCount) {

@@ -11,6 +11,7 @@
 import { commit, reserve } from "./_codec_slab.ts";
 import { decodeValue, decodeValueAt, encodeValue } from "./codec.ts";
 import { ProtocolError } from "./errors.ts";
+import { equalsAt, readUint32BE, writeUint32BE } from "../util/bytes.ts";
 
 /** Frame types. Handshake types come first; the rest need an authenticated link. */
 export const FrameType = {
@@ -179,25 +180,12 @@ export function writeCallHeader(
   timeout: number,
 ): void {
   const t = Number.isFinite(timeout) ? Math.min(Math.max(0, Math.ceil(timeout)), 0xffffffff) : 0;
-  writeU32(target, offset, id);
-  writeU32(target, offset + 4, t);
-}
-
-/** Writes `value` (taken as u32) big-endian at `offset`. */
-function writeU32(target: Uint8Array, offset: number, value: number): void {
-  const v = value >>> 0;
-  target[offset] = v >>> 24;
-  target[offset + 1] = (v >>> 16) & 0xff;
-  target[offset + 2] = (v >>> 8) & 0xff;
-  target[offset + 3] = v & 0xff;
+  writeUint32BE(target, offset, id);
+  writeUint32BE(target, offset + 4, t);
 }
 
 function fail(what: string): never {
   throw new ProtocolError(`Malformed ${what} message`);
-}
-
-function u32(b: Uint8Array, at: number): number {
-  return ((b[at]! << 24) >>> 0) + (b[at + 1]! << 16) + (b[at + 2]! << 8) + b[at + 3]!;
 }
 
 /** Recently decoded call texts by byte length: a runner sees the same few functions again and again. */
@@ -213,12 +201,7 @@ function callText(bytes: Uint8Array, start: number, end: number): string {
   const n = end - start;
   if (n > TEXT_CACHE_MAX) return textDecoder.decode(bytes.subarray(start, end));
   const hit = texts.get(n);
-  if (hit !== undefined) {
-    const known = hit.bytes;
-    let i = 0;
-    while (i < n && known[i] === bytes[start + i]) i++;
-    if (i === n) return hit.text;
-  }
+  if (hit !== undefined && equalsAt(bytes, start, hit.bytes)) return hit.text;
   const own = bytes.slice(start, end);
   const text = textDecoder.decode(own);
   if (texts.size >= TEXTS_LIMIT) texts.clear();
@@ -237,10 +220,10 @@ function callText(bytes: Uint8Array, start: number, end: number): string {
  */
 export function decodeCall(payload: Uint8Array, shared = false): CallMessage {
   if (payload.length < CALL_HEADER_SIZE + 7) fail("call");
-  const id = u32(payload, 0);
-  const timeout = u32(payload, 4);
+  const id = readUint32BE(payload, 0);
+  const timeout = readUint32BE(payload, 4);
   const kind = payload[CALL_HEADER_SIZE];
-  const textLength = u32(payload, CALL_HEADER_SIZE + 1);
+  const textLength = readUint32BE(payload, CALL_HEADER_SIZE + 1);
   const textEnd = CALL_HEADER_SIZE + 5 + textLength;
   if ((kind !== 0 && kind !== 1) || textEnd + 2 > payload.length) fail("call");
   const nameLength = (payload[textEnd]! << 8) + payload[textEnd + 1]!;
@@ -263,7 +246,7 @@ export function decodeCall(payload: Uint8Array, shared = false): CallMessage {
  * @param id The call id.
  */
 export function writeResultHeader(target: Uint8Array, offset: number, id: number): void {
-  writeU32(target, offset, id);
+  writeUint32BE(target, offset, id);
 }
 
 /**
@@ -290,7 +273,7 @@ export function encodeIdValue(id: number, value: unknown): Uint8Array[] {
  */
 export function decodeResultId(payload: Uint8Array): number {
   if (payload.length <= RESULT_HEADER_SIZE) fail("result");
-  return u32(payload, 0);
+  return readUint32BE(payload, 0);
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
- * Joins byte arrays, shaped like `@std/bytes`'s `concat`, and copies a range of
- * bytes the cheap way for its size.
+ * Joins byte arrays, shaped like `@std/bytes`'s `concat`; copies and compares
+ * a range of bytes without making a view; reads and writes big-endian u32s
+ * (frame lengths, call ids).
  *
  * @module
  */
@@ -63,4 +64,52 @@ export function copyBytes(
   } else {
     target.set(start === 0 && end === source.length ? source : source.subarray(start, end), at);
   }
+}
+
+/**
+ * Whether `bytes[at, at + known.length)` holds exactly `known` (no view made).
+ *
+ * @example
+ * ```ts
+ * import { equalsAt } from "./bytes.ts";
+ * console.assert(equalsAt(new Uint8Array([1, 2, 3]), 1, new Uint8Array([2, 3])));
+ * ```
+ */
+export function equalsAt(bytes: Uint8Array, at: number, known: Uint8Array): boolean {
+  if (at + known.length > bytes.length) return false;
+  for (let i = 0; i < known.length; i++) if (bytes[at + i] !== known[i]) return false;
+  return true;
+}
+
+/**
+ * The big-endian unsigned 32-bit integer at `bytes[at, at + 4)`.
+ *
+ * @example
+ * ```ts
+ * import { readUint32BE } from "./bytes.ts";
+ * console.assert(readUint32BE(new Uint8Array([0, 0xff, 0, 0, 1]), 1) === 0xff000001);
+ * ```
+ */
+export function readUint32BE(bytes: Uint8Array, at: number): number {
+  return ((bytes[at]! << 24) >>> 0) + (bytes[at + 1]! << 16) + (bytes[at + 2]! << 8) +
+    bytes[at + 3]!;
+}
+
+/**
+ * Writes `value`, taken as an unsigned 32-bit integer, big-endian at `target[at, at + 4)`.
+ *
+ * @example
+ * ```ts
+ * import { writeUint32BE } from "./bytes.ts";
+ * const out = new Uint8Array(4);
+ * writeUint32BE(out, 0, 0x01020304);
+ * console.assert(out.join() === "1,2,3,4");
+ * ```
+ */
+export function writeUint32BE(target: Uint8Array, at: number, value: number): void {
+  const v = value >>> 0;
+  target[at] = v >>> 24;
+  target[at + 1] = (v >>> 16) & 0xff;
+  target[at + 2] = (v >>> 8) & 0xff;
+  target[at + 3] = v & 0xff;
 }

@@ -8,6 +8,7 @@
  */
 
 import { runRunner } from "../../src/runner/main.ts";
+import { readUint32BE } from "../../src/util/bytes.ts";
 
 const events: string[] = [];
 for (const name of ["setTimeout", "setInterval"] as const) {
@@ -27,9 +28,8 @@ const connect = Deno.connect;
     // The frame types this write carries (whole frames: small frames leave together).
     const types: number[] = [];
     for (let at = 0; at + 5 <= p.length;) {
-      const length = ((p[at]! << 24) >>> 0) + (p[at + 1]! << 16) + (p[at + 2]! << 8) + p[at + 3]!;
       types.push(p[at + 4]!);
-      at += 5 + length;
+      at += 5 + readUint32BE(p, at);
     }
     events.push(`write ${types.join(",")}`);
     return write(p);
