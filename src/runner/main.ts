@@ -63,26 +63,15 @@ async function connectBefore(env: ParentEnv, deadline: number, signal?: AbortSig
   throw lastError ?? new Error("Stopped before connecting");
 }
 
-function withDeadline<T>(p: Promise<T>, ms: number, onTimeout: () => void): Promise<T> {
-  // A deadline past what a timer holds (24.8 days) is capped there: in practice, none.
-  let timer: Timer | undefined;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        onTimeout();
-        reject(new Error(`Timed out after ${ms} ms`));
-      }, Math.min(Math.max(0, ms), MAX_TIMER_DELAY));
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
 /**
- * Like `withDeadline`, on `AbortSignal.timeout`, which arms no `setTimeout`.
- * The signal cannot be cleared: once `p` settles its listener is removed and
- * the signal fires later into nothing. It does not keep the process alive.
+ * `p`, or a rejection after `ms` (then `onTimeout` runs first). On
+ * `AbortSignal.timeout`, not `setTimeout`: a process's first `setTimeout`
+ * costs ≈ 15–25 ms (see `Terminator.start`). The signal cannot be cleared:
+ * once `p` settles its listener is removed and the signal fires later into
+ * nothing. It does not keep the process alive; every caller waits on socket
+ * I/O that does. A deadline past what a timer holds (24.8 days) is capped there.
  */
-function withSignalDeadline<T>(p: Promise<T>, ms: number, onTimeout: () => void): Promise<T> {
+function withDeadline<T>(p: Promise<T>, ms: number, onTimeout: () => void): Promise<T> {
   const signal = AbortSignal.timeout(Math.min(Math.max(0, ms), MAX_TIMER_DELAY));
   const { promise, resolve, reject } = withResolvers<T>();
   const onAbort = () => {
@@ -142,9 +131,7 @@ export async function runRunner(
     }
     const attempt = new FrameConnection(socket, { maxPayload: HANDSHAKE_MAX_PAYLOAD });
     try {
-      // Not `setTimeout`: a process's first one costs ≈ 15–25 ms (see `Terminator.start`).
-      // The pending socket read keeps the process alive for this unref'd timer.
-      await withSignalDeadline(
+      await withDeadline(
         authenticateToParent(attempt, env.id, key),
         deadline - Date.now(),
         () => attempt.close(),

@@ -60,15 +60,11 @@ export class DeadlineTimer<T extends Deadline> {
     this.#paused = options.paused ?? false;
   }
 
-  /** Starts timing after `paused`: arms for the earliest entry, if any. */
+  /** Starts timing after `paused`: expires what is already due, arms for the rest. */
   resume(): void {
     if (!this.#paused) return;
     this.#paused = false;
-    let first = Infinity;
-    for (let e = this.#head; e !== null; e = e.nextDue ?? null) {
-      if (e.deadline < first) first = e.deadline;
-    }
-    if (first !== Infinity) this.#arm(first);
+    this.#fire();
   }
 
   /** Entries waiting. */
