@@ -241,3 +241,20 @@ export function defineFuzzTest(target: FuzzTarget, options: FuzzTestOptions): vo
     }
   });
 }
+
+/**
+ * One {@linkcode defineFuzzTest} per parser in `targets`, named "<target> parser",
+ * each with its own seeds: `base`, `base + 0x1000000`, and so on.
+ */
+export function defineParserFuzzTests(
+  targets: readonly FuzzTarget[],
+  options: Omit<FuzzTestOptions, "what">,
+): void {
+  for (const [i, target] of targets.entries()) {
+    defineFuzzTest(target, {
+      ...options,
+      what: `${target.name} parser`,
+      base: options.base + i * 0x1000000,
+    });
+  }
+}

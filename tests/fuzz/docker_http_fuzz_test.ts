@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { ChunkedDecoder, DockerProtocolError, ResponseParser } from "../../src/docker/mod.ts";
 import { chunked, json } from "./docker_fake_engine.ts";
-import { defineFuzzTest, type FuzzTarget, split, tokens } from "./_fuzz.ts";
+import { defineParserFuzzTests, type FuzzTarget, split, tokens } from "./_fuzz.ts";
 
 const FILE = "tests/fuzz/docker_http_fuzz_test.ts";
 const COUNT = 100_000;
@@ -99,12 +99,9 @@ const chunkedTarget: FuzzTarget = {
   allowed: isDockerProtocolError,
 };
 
-for (const [i, target] of [httpTarget, chunkedTarget].entries()) {
-  defineFuzzTest(target, {
-    what: `${target.name} parser`,
-    count: COUNT,
-    base: 0xd0c0 + i * 0x1000000,
-    file: FILE,
-    errorName: "DockerProtocolError",
-  });
-}
+defineParserFuzzTests([httpTarget, chunkedTarget], {
+  count: COUNT,
+  base: 0xd0c0,
+  file: FILE,
+  errorName: "DockerProtocolError",
+});

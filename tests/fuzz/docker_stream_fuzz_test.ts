@@ -9,7 +9,7 @@
 
 import assert from "node:assert/strict";
 import { DockerProtocolError, JsonLinesDecoder, LogDemuxer } from "../../src/docker/mod.ts";
-import { defineFuzzTest, type FuzzTarget, split, tokens } from "./_fuzz.ts";
+import { defineParserFuzzTests, type FuzzTarget, split, tokens } from "./_fuzz.ts";
 
 const FILE = "tests/fuzz/docker_stream_fuzz_test.ts";
 const COUNT = 100_000;
@@ -72,12 +72,9 @@ const jsonLinesTarget: FuzzTarget = {
   allowed: isDockerProtocolError,
 };
 
-for (const [i, target] of [logTarget, jsonLinesTarget].entries()) {
-  defineFuzzTest(target, {
-    what: `${target.name} parser`,
-    count: COUNT,
-    base: 0x10c0 + i * 0x1000000,
-    file: FILE,
-    errorName: "DockerProtocolError",
-  });
-}
+defineParserFuzzTests([logTarget, jsonLinesTarget], {
+  count: COUNT,
+  base: 0x10c0,
+  file: FILE,
+  errorName: "DockerProtocolError",
+});
