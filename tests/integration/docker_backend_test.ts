@@ -46,6 +46,25 @@ async function assertNothingLeft(pool: string): Promise<void> {
 const backend = (options: Partial<ConstructorParameters<typeof DockerBackend>[0]> = {}) =>
   new DockerBackend({ image: TEST_IMAGE, network: NETWORK, ...options });
 
+/**
+ * A Docker test with a pool name of its own (`t-docker-<slug>-…`): afterwards,
+ * pass or fail, nothing of that pool may be left.
+ */
+function dockerPoolTest(title: string, slug: string, fn: (name: string) => Promise<void>): void {
+  Deno.test({
+    name: `[docker] ${title}`,
+    ignore: ignoreWithoutDocker,
+    fn: async () => {
+      const name = `t-docker-${slug}-${suffix}`;
+      try {
+        await fn(name);
+      } finally {
+        await assertNothingLeft(name);
+      }
+    },
+  });
+}
+
 definePoolSuite({
   kind: "docker",
   make: () => backend(),
@@ -53,121 +72,93 @@ definePoolSuite({
   after: () => assertNothingLeft(SUITE_POOL),
 });
 
-Deno.test({
-  name: "[docker] runner containers are named, labelled and joined to the network",
-  ignore: ignoreWithoutDocker,
-  fn: async () => {
-    const name = `t-docker-meta-${suffix}`;
-    try {
-      const b = backend({ app: "myapp", env: { EXTRA: "1", NO_COLOR: "0" } });
-      await using pool = new Pool({ backend: b, max: 1, name });
-      const seen = await pool.call(() => ({
-        host: Deno.hostname(),
-        hostnameEnv: Deno.env.get("HOSTNAME"),
-        extra: Deno.env.get("EXTRA"),
-        noColor: Deno.env.get("NO_COLOR"),
-        flameRunner: Deno.env.get("FLAME_RUNNER"),
-      }));
-      assert.match(seen.host, /^myapp-flame-[0-9a-f]{20}$/);
-      assert.equal(seen.hostnameEnv, seen.host);
-      assert.equal(seen.extra, "1");
-      assert.equal(seen.noColor, "0", "user env overrides the defaults");
-      assert.equal(seen.flameRunner, "1");
-      const [id] = await containersOf(name);
-      const inspect = JSON.parse(await docker("inspect", id!))[0];
-      assert.equal(inspect.Name, `/${seen.host}`);
-      assert.equal(inspect.Config.Labels[LABEL_PROJECT], "runner");
-      assert.equal(inspect.Config.Labels[LABEL_POOL], name);
-      assert.equal(inspect.Config.Labels["dev.flame-docker.parent"], b.instanceId);
-      assert.equal(inspect.HostConfig.AutoRemove, true);
-      assert.ok(NETWORK in inspect.NetworkSettings.Networks);
-    } finally {
-      await assertNothingLeft(name);
-    }
+dockerPoolTest(
+  "runner containers are named, labelled and joined to the network",
+  "meta",
+  async (name) => {
+    const b = backend({ app: "myapp", env: { EXTRA: "1", NO_COLOR: "0" } });
+    await using pool = new Pool({ backend: b, max: 1, name });
+    const seen = await pool.call(() => ({
+      host: Deno.hostname(),
+      hostnameEnv: Deno.env.get("HOSTNAME"),
+      extra: Deno.env.get("EXTRA"),
+      noColor: Deno.env.get("NO_COLOR"),
+      flameRunner: Deno.env.get("FLAME_RUNNER"),
+    }));
+    assert.match(seen.host, /^myapp-flame-[0-9a-f]{20}$/);
+    assert.equal(seen.hostnameEnv, seen.host);
+    assert.equal(seen.extra, "1");
+    assert.equal(seen.noColor, "0", "user env overrides the defaults");
+    assert.equal(seen.flameRunner, "1");
+    const [id] = await containersOf(name);
+    const inspect = JSON.parse(await docker("inspect", id!))[0];
+    assert.equal(inspect.Name, `/${seen.host}`);
+    assert.equal(inspect.Config.Labels[LABEL_PROJECT], "runner");
+    assert.equal(inspect.Config.Labels[LABEL_POOL], name);
+    assert.equal(inspect.Config.Labels["dev.flame-docker.parent"], b.instanceId);
+    assert.equal(inspect.HostConfig.AutoRemove, true);
+    assert.ok(NETWORK in inspect.NetworkSettings.Networks);
   },
+);
+
+dockerPoolTest("hostConfig, mounts and cmd pass through to the container", "pass", async (name) => {
+  const cmd = ["/usr/local/bin/deno", "run", "--allow-all", "--no-prompt", "runner.ts"];
+  await using pool = new Pool({
+    backend: backend({
+      hostConfig: { Memory: 512 * 1024 * 1024, Init: true },
+      mounts: [{ Type: "tmpfs", Target: "/scratch" }],
+      cmd,
+    }),
+    max: 1,
+    name,
+  });
+  // The tmpfs is writable from the runner.
+  const wrote = await pool.call(async () => {
+    await Deno.writeTextFile("/scratch/x", "ok");
+    return await Deno.readTextFile("/scratch/x");
+  });
+  assert.equal(wrote, "ok");
+  const [id] = await containersOf(name);
+  const inspect = JSON.parse(await docker("inspect", id!))[0];
+  assert.deepEqual(inspect.Config.Cmd, cmd);
+  assert.equal(inspect.HostConfig.Memory, 512 * 1024 * 1024);
+  assert.equal(inspect.HostConfig.Init, true);
+  assert.equal(inspect.HostConfig.AutoRemove, true, "AutoRemove stays the backend's");
+  assert.equal(inspect.HostConfig.NetworkMode, NETWORK, "NetworkMode stays the backend's");
+  assert.deepEqual(
+    inspect.HostConfig.Mounts.map((m: { Type: string; Target: string }) => [m.Type, m.Target]),
+    [["tmpfs", "/scratch"]],
+  );
 });
 
-Deno.test({
-  name: "[docker] hostConfig, mounts and cmd pass through to the container",
-  ignore: ignoreWithoutDocker,
-  fn: async () => {
-    const name = `t-docker-pass-${suffix}`;
-    try {
-      const cmd = ["/usr/local/bin/deno", "run", "--allow-all", "--no-prompt", "runner.ts"];
-      await using pool = new Pool({
-        backend: backend({
-          hostConfig: { Memory: 512 * 1024 * 1024, Init: true },
-          mounts: [{ Type: "tmpfs", Target: "/scratch" }],
-          cmd,
-        }),
-        max: 1,
-        name,
-      });
-      // The tmpfs is writable from the runner.
-      const wrote = await pool.call(async () => {
-        await Deno.writeTextFile("/scratch/x", "ok");
-        return await Deno.readTextFile("/scratch/x");
-      });
-      assert.equal(wrote, "ok");
-      const [id] = await containersOf(name);
-      const inspect = JSON.parse(await docker("inspect", id!))[0];
-      assert.deepEqual(inspect.Config.Cmd, cmd);
-      assert.equal(inspect.HostConfig.Memory, 512 * 1024 * 1024);
-      assert.equal(inspect.HostConfig.Init, true);
-      assert.equal(inspect.HostConfig.AutoRemove, true, "AutoRemove stays the backend's");
-      assert.equal(inspect.HostConfig.NetworkMode, NETWORK, "NetworkMode stays the backend's");
-      assert.deepEqual(
-        inspect.HostConfig.Mounts.map((m: { Type: string; Target: string }) => [m.Type, m.Target]),
-        [["tmpfs", "/scratch"]],
-      );
-    } finally {
-      await assertNothingLeft(name);
-    }
+dockerPoolTest(
+  "a missing image that cannot be pulled fails the boot clearly, in bounded time",
+  "noimg",
+  async (name) => {
+    // A registry on a closed loopback port: the pull fails at once, no outside traffic.
+    await using pool = new Pool({
+      backend: backend({ image: "127.0.0.1:1/flame-missing:latest" }),
+      max: 1,
+      name,
+    });
+    const started = Date.now();
+    const err = await pool.call(() => 1).catch((e) => e);
+    assert.ok(err instanceof BootError, String(err));
+    assert.match(err.message, /127\.0\.0\.1:1\/flame-missing/);
+    assert.ok(Date.now() - started < 20_000, `took ${Date.now() - started} ms`);
   },
-});
+);
 
-Deno.test({
-  name: "[docker] a missing image that cannot be pulled fails the boot clearly, in bounded time",
-  ignore: ignoreWithoutDocker,
-  fn: async () => {
-    const name = `t-docker-noimg-${suffix}`;
-    try {
-      // A registry on a closed loopback port: the pull fails at once, no outside traffic.
-      await using pool = new Pool({
-        backend: backend({ image: "127.0.0.1:1/flame-missing:latest" }),
-        max: 1,
-        name,
-      });
-      const started = Date.now();
-      const err = await pool.call(() => 1).catch((e) => e);
-      assert.ok(err instanceof BootError, String(err));
-      assert.match(err.message, /127\.0\.0\.1:1\/flame-missing/);
-      assert.ok(Date.now() - started < 20_000, `took ${Date.now() - started} ms`);
-    } finally {
-      await assertNothingLeft(name);
-    }
-  },
-});
-
-Deno.test({
-  name: "[docker] a missing network fails before any container is created",
-  ignore: ignoreWithoutDocker,
-  fn: async () => {
-    const name = `t-docker-nonet-${suffix}`;
-    try {
-      await using pool = new Pool({
-        backend: backend({ network: `flame-no-such-net-${suffix}` }),
-        max: 1,
-        name,
-      });
-      const err = await pool.call(() => 1).catch((e) => e);
-      assert.ok(err instanceof BootError, String(err));
-      assert.match(err.message, /network "flame-no-such-net-[0-9a-f]+": it does not exist/);
-      assert.deepEqual(await containersOf(name), []);
-    } finally {
-      await assertNothingLeft(name);
-    }
-  },
+dockerPoolTest("a missing network fails before any container is created", "nonet", async (name) => {
+  await using pool = new Pool({
+    backend: backend({ network: `flame-no-such-net-${suffix}` }),
+    max: 1,
+    name,
+  });
+  const err = await pool.call(() => 1).catch((e) => e);
+  assert.ok(err instanceof BootError, String(err));
+  assert.match(err.message, /network "flame-no-such-net-[0-9a-f]+": it does not exist/);
+  assert.deepEqual(await containersOf(name), []);
 });
 
 Deno.test({
@@ -280,32 +271,23 @@ async function startParent(pool: string, min: number, keep: boolean) {
   return { child, ready: JSON.parse(text.split("\n")[0]!) as { hostnames: string[] } };
 }
 
-Deno.test({
-  name: "[docker] a SIGKILLed parent leaves no runner container behind",
-  ignore: ignoreWithoutDocker,
-  fn: async () => {
-    const name = `t-docker-kill-${suffix}`;
-    try {
-      const { child, ready } = await startParent(name, 5, false);
-      assert.equal(ready.hostnames.length, 5);
-      assert.equal((await containersOf(name)).length, 5);
-      const killedAt = Date.now();
-      child.kill("SIGKILL");
-      await child.status;
-      let gone = false;
-      while (Date.now() - killedAt < 2000 + 5000) {
-        if ((await containersOf(name)).length === 0) {
-          gone = true;
-          break;
-        }
-        await sleep(100);
-      }
-      console.log(`  5 runner containers gone ${Date.now() - killedAt} ms after SIGKILL`);
-      assert.ok(gone, "runner containers survived their parent");
-    } finally {
-      await assertNothingLeft(name);
+dockerPoolTest("a SIGKILLed parent leaves no runner container behind", "kill", async (name) => {
+  const { child, ready } = await startParent(name, 5, false);
+  assert.equal(ready.hostnames.length, 5);
+  assert.equal((await containersOf(name)).length, 5);
+  const killedAt = Date.now();
+  child.kill("SIGKILL");
+  await child.status;
+  let gone = false;
+  while (Date.now() - killedAt < 2000 + 5000) {
+    if ((await containersOf(name)).length === 0) {
+      gone = true;
+      break;
     }
-  },
+    await sleep(100);
+  }
+  console.log(`  5 runner containers gone ${Date.now() - killedAt} ms after SIGKILL`);
+  assert.ok(gone, "runner containers survived their parent");
 });
 
 Deno.test({
@@ -334,41 +316,36 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name: "[docker] a new pool removes what a dead parent of the same name left, and says so",
-  ignore: ignoreWithoutDocker,
-  fn: async () => {
-    const name = `t-docker-autoreap-${suffix}`;
-    try {
-      const { child } = await startParent(name, 2, true);
-      child.kill("SIGKILL");
-      await child.status;
-      assert.equal((await containersOf(name)).length, 2);
-      const events: FlameEvent[] = [];
-      await using pool = new Pool({
-        backend: backend(),
-        max: 1,
-        name,
-        onEvent: (e) => events.push(e),
-      });
-      assert.equal(await pool.call(() => "fresh"), "fresh");
-      assert.ok(
-        await waitForAsync(async () => (await containersOf(name)).length === 1, 10_000),
-        "the dead parent's two containers were not reaped",
-      );
-      const reap = events.find((e) => e.name === "flame.docker.reap");
-      assert.equal(reap?.attributes["flame.count"], 2);
-      const phases = events.filter((e) => e.name === "flame.runner.boot.phase")
-        .map((e) => e.attributes["flame.phase"]);
-      assert.deepEqual(phases, ["image", "created", "started", "authenticated"]);
-      const end = events.find((e) => e.name === "flame.call.end");
-      assert.equal(end?.attributes["flame.ok"], true);
-      assert.match(String(end?.attributes["flame.runner.id"]), new RegExp(`^${name}-`));
-    } finally {
-      await assertNothingLeft(name);
-    }
+dockerPoolTest(
+  "a new pool removes what a dead parent of the same name left, and says so",
+  "autoreap",
+  async (name) => {
+    const { child } = await startParent(name, 2, true);
+    child.kill("SIGKILL");
+    await child.status;
+    assert.equal((await containersOf(name)).length, 2);
+    const events: FlameEvent[] = [];
+    await using pool = new Pool({
+      backend: backend(),
+      max: 1,
+      name,
+      onEvent: (e) => events.push(e),
+    });
+    assert.equal(await pool.call(() => "fresh"), "fresh");
+    assert.ok(
+      await waitForAsync(async () => (await containersOf(name)).length === 1, 10_000),
+      "the dead parent's two containers were not reaped",
+    );
+    const reap = events.find((e) => e.name === "flame.docker.reap");
+    assert.equal(reap?.attributes["flame.count"], 2);
+    const phases = events.filter((e) => e.name === "flame.runner.boot.phase")
+      .map((e) => e.attributes["flame.phase"]);
+    assert.deepEqual(phases, ["image", "created", "started", "authenticated"]);
+    const end = events.find((e) => e.name === "flame.call.end");
+    assert.equal(end?.attributes["flame.ok"], true);
+    assert.match(String(end?.attributes["flame.runner.id"]), new RegExp(`^${name}-`));
   },
-});
+);
 
 Deno.test({
   name: "DockerBackend() rejects invalid options naming the option",
