@@ -72,9 +72,8 @@ export class Terminator {
       () => this.#check(),
       Math.min(this.#opts.heartbeatInterval, MAX_TIMER_DELAY),
     );
-    if (this.#busy === 0 && this.#opts.idleTimeout !== null && this.#idleTimer === undefined) {
-      this.#armIdle(Math.max(0, this.#opts.idleTimeout - (Date.now() - this.#idleSince)));
-    }
+    // Idle since before the start: the idle check arms for the rest (or exits).
+    this.#idleCheck();
   }
 
   /** Records that a frame arrived from the parent. */
