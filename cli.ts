@@ -27,7 +27,8 @@
 import { runCli } from "./src/cli/main.ts";
 
 export { runCli, VERSION } from "./src/cli/main.ts";
-export { type CliIo, ExitCode } from "./src/cli/_common.ts";
+export type { CliIo } from "./src/cli/cli_io.ts";
+export { ExitCode } from "./src/cli/exit_code.ts";
 
 if (import.meta.main) {
   Deno.exit(await runCli(Deno.args));

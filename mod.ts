@@ -17,22 +17,21 @@
  * @module
  */
 
-export {
-  type CallOptions,
-  type ChildHandle,
-  functionSource,
-  type GrowEndEvent,
-  type GrowStartEvent,
-  Pool,
-  type PoolOptions,
-  type PoolStats,
-  type Remote,
-  type RemoteCall,
-  type RemoteMethod,
-  type RemoteModule,
-  type ShippableFunction,
-  type ShrinkEvent,
-} from "./src/pool.ts";
+export { type ChildHandle, Pool, type PoolStats } from "./src/parent/pool.ts";
+export type { CallOptions, PoolOptions } from "./src/parent/options.ts";
+export type {
+  GrowEndEvent,
+  GrowStartEvent,
+  ShrinkEvent,
+  ShrinkReason,
+} from "./src/parent/emitter.ts";
+export type {
+  Remote,
+  RemoteCall,
+  RemoteMethod,
+  RemoteModule,
+  ShippableFunction,
+} from "./src/parent/shipping.ts";
 export {
   BootError,
   PoolClosedError,
@@ -43,22 +42,20 @@ export {
 export { DataCloneError } from "./src/protocol/codec.ts";
 export { ProtocolError } from "./src/protocol/errors.ts";
 export type { WireError } from "./src/protocol/messages.ts";
-export { DockerConnectionError, DockerError, DockerProtocolError } from "./src/docker/errors.ts";
-export { DockerClient, type DockerClientOptions } from "./src/docker/client.ts";
+export type { CallContext } from "./src/protocol/call_context.ts";
 export type { Backend, BootSpec, ParentAddress, RunnerHandle } from "./src/backends/backend.ts";
 export { LocalBackend } from "./src/backends/local.ts";
+export { DockerBackend } from "./src/backends/docker/docker_backend.ts";
+export type { DockerBackendOptions } from "./src/backends/docker/options.ts";
+export { DEFAULT_RUNNER_ENV } from "./src/backends/docker/boot.ts";
 export {
-  DEFAULT_RUNNER_ENV,
-  DockerBackend,
-  type DockerBackendOptions,
   LABEL_PARENT,
   LABEL_PARENT_CONTAINER,
   LABEL_PARENT_PROCESS,
   LABEL_POOL,
   LABEL_PROJECT,
-} from "./src/backends/docker.ts";
+} from "./src/backends/docker/labels.ts";
 export { ProcessBackend, type ProcessBackendOptions } from "./src/backends/process.ts";
-export type { CallContext } from "./src/runner/context.ts";
 export type {
   FlameAttributes,
   FlameEvent,

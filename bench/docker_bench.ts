@@ -8,9 +8,9 @@
  * @module
  */
 
-import { DockerBackend } from "../src/backends/docker.ts";
+import { DockerBackend } from "../src/backends/docker/docker_backend.ts";
 import { DockerClient } from "../src/docker/client.ts";
-import { Pool } from "../src/pool.ts";
+import { Pool } from "../src/parent/pool.ts";
 import { type BenchNetwork, docker, RUN_LABEL, runArgs } from "./_docker_cli.ts";
 import { CONNECT_ONCE_SOURCE } from "./_raw.ts";
 import { emit, type Reported } from "./_report.ts";
@@ -77,7 +77,7 @@ function backend(ctx: DockerBenchContext, env?: Record<string, string>): DockerB
     dockerSocketPath: ctx.socket,
     labels: ctx.net.labels,
     pull: "never",
-    stopTimeout: 1,
+    stopTimeout: 1000,
     ...(env ? { env } : {}),
   });
 }

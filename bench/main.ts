@@ -16,7 +16,7 @@
  * @module
  */
 
-import { DockerBackend } from "../src/backends/docker.ts";
+import { DockerBackend } from "../src/backends/docker/docker_backend.ts";
 import { ProcessBackend } from "../src/backends/process.ts";
 import { runCodecBench } from "./codec_bench.ts";
 import {
@@ -193,7 +193,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchRun> {
               dockerSocketPath: SOCKET,
               labels: n.labels,
               pull: "never",
-              stopTimeout: 1,
+              stopTimeout: 1000,
             }),
         }, { ...sizes, memoryCalls: 0 }));
       await section(figures, "docker/cold", () => runColdBench(ctx));

@@ -7,7 +7,7 @@
  */
 
 import { ProcessBackend } from "../src/backends/process.ts";
-import { Pool } from "../src/pool.ts";
+import { Pool } from "../src/parent/pool.ts";
 import { emit, type Reported } from "./_report.ts";
 import { collectGarbage, median, sleep, within } from "./_stats.ts";
 

@@ -10,7 +10,7 @@
  */
 
 import { ProcessBackend } from "../src/backends/process.ts";
-import { Pool } from "../src/pool.ts";
+import { Pool } from "../src/parent/pool.ts";
 import { spawnDenoPeer } from "./_process_peer.ts";
 import { ECHO_PEER_SOURCE } from "./_raw.ts";
 import { percentile, within } from "./_stats.ts";

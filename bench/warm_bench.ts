@@ -9,7 +9,8 @@
  */
 
 import type { Backend } from "../src/backends/backend.ts";
-import { functionSource, Pool } from "../src/pool.ts";
+import { Pool } from "../src/parent/pool.ts";
+import { functionSource } from "../src/parent/shipping.ts";
 import { encodeCallBody } from "../src/protocol/messages.ts";
 import { FRAME_HEADER_SIZE } from "../src/protocol/frame.ts";
 import { CALL_HEADER_SIZE } from "../src/protocol/messages.ts";

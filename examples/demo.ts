@@ -28,7 +28,7 @@ function progress(e: FlameEvent): void {
   const runner = String(e.attributes["flame.runner.id"] ?? "");
   if (e.name === "flame.runner.boot.phase") phases.set(runner, String(e.attributes["flame.phase"]));
   else if (e.name === "flame.runner.boot.end") phases.delete(runner);
-  else if (e.name === "flame.docker.pull.progress") {
+  else if (e.name === "flame.image.pull.progress") {
     phases.set("pull", `${e.attributes["flame.status"]} ${e.attributes["flame.progress"] ?? ""}`);
   } else return;
   if (!live || phases.size === 0) return;

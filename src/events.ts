@@ -28,10 +28,10 @@ export type FlameEventName =
   | "flame.runner.shrink"
   /** A call ended (`flame.ok`, `flame.duration_ms`, `error.type` on failure). */
   | "flame.call.end"
-  /** Image pull progress (`flame.image`, `flame.status`, `flame.layer`, `flame.progress`). */
-  | "flame.docker.pull.progress"
-  /** Leftover runner containers of dead parents were removed (`flame.count`). */
-  | "flame.docker.reap";
+  /** Image pull progress (`flame.backend`, `flame.image`, `flame.status`, `flame.layer`, `flame.progress`). */
+  | "flame.image.pull.progress"
+  /** Leftover runners of dead parents were removed (`flame.backend`, `flame.count`). */
+  | "flame.runner.reap";
 
 /** Attribute values: flat, as OpenTelemetry allows. */
 export type FlameAttributes = Record<string, string | number | boolean>;

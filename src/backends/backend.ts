@@ -60,6 +60,14 @@ export interface Backend {
   boot(spec: BootSpec): Promise<RunnerHandle>;
   /** Stops and removes a runner. Idempotent; never throws for a runner already gone. */
   stop(handle: RunnerHandle): Promise<void>;
+  /**
+   * Ends a runner abruptly, as a crash would (for tests and chaos drills):
+   * the pool sees it exit without a stop.
+   *
+   * @param runnerId The runner's id.
+   * @returns Whether a runner of that id was found.
+   */
+  kill?(runnerId: string): boolean;
   /** Removes leftovers of earlier parents that died (only `pool`'s when given); resolves with how many. */
   reap?(options?: { pool?: string }): Promise<number>;
   /** Releases the backend's own resources (after every runner is stopped). */

@@ -135,10 +135,11 @@ export class LocalBackend implements Backend {
   }
 
   /**
-   * Ends a runner abruptly, as a crash would: its socket closes mid-call (for tests).
+   * Ends a runner abruptly, as a crash would (for tests and chaos drills): its
+   * socket closes mid-call.
    *
    * @param runnerId The runner's id.
-   * @returns Whether such a runner was running.
+   * @returns Whether a runner of that id was found.
    *
    * @example Simulating a crash
    * ```ts

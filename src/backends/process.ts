@@ -27,11 +27,11 @@ export interface ProcessBackendOptions {
   /** Working directory of the runner. Defaults to the parent's. */
   cwd?: string;
   /**
-   * Milliseconds between SIGTERM and SIGKILL on stop.
+   * Milliseconds `stop` gives a runner between SIGTERM and SIGKILL.
    *
    * @default {5000}
    */
-  killAfter?: number;
+  stopTimeout?: number;
   /**
    * Lines of the runner's stderr kept to explain an early exit.
    *
@@ -39,6 +39,13 @@ export interface ProcessBackendOptions {
    */
   stderrLines?: number;
 }
+
+/** The default of every {@linkcode ProcessBackendOptions} field that has one. */
+const DEFAULTS = {
+  denoArgs: ["--allow-all"],
+  stopTimeout: 5_000,
+  stderrLines: 20,
+} as const;
 
 interface ProcessHandle extends RunnerHandle {
   child: Child;
@@ -77,7 +84,8 @@ export class ProcessBackend implements Backend {
    * Creates the backend; nothing starts until the pool boots a runner.
    *
    * @param options Runner script, Deno flags, environment.
-   * @throws {TypeError} When `env` sets `FLAME_PARENT`.
+   * @throws {TypeError} When `env` sets `FLAME_PARENT`, or `stopTimeout` is not a number.
+   * @throws {RangeError} When `stopTimeout` is negative or not finite.
    *
    * @example Least privilege for the runner
    * ```ts
@@ -87,18 +95,30 @@ export class ProcessBackend implements Backend {
    * const backend = new ProcessBackend({
    *   denoArgs: ["--allow-env=FLAME_PARENT,FLAME_LOG_LEVEL,APP_MODE", "--allow-net=127.0.0.1"],
    *   env: { APP_MODE: "worker" },
-   *   killAfter: 1000,
+   *   stopTimeout: 1000,
    * });
    * await using pool = new Pool({ backend, max: 1 });
    * assert.equal(await pool.call(() => Deno.env.get("APP_MODE")), "worker");
    *
    * assert.throws(() => new ProcessBackend({ env: { FLAME_PARENT: "x" } }), TypeError);
+   * assert.throws(() => new ProcessBackend({ stopTimeout: -1 }), RangeError);
    * ```
    */
   constructor(options: ProcessBackendOptions = {}) {
     if (options.env && "FLAME_PARENT" in options.env) {
       throw new TypeError(
         'Invalid ProcessBackend option "env": FLAME_PARENT is set by the pool and cannot be overridden',
+      );
+    }
+    const stopTimeout = options.stopTimeout;
+    if (stopTimeout !== undefined && typeof stopTimeout !== "number") {
+      throw new TypeError(
+        `Invalid ProcessBackend option "stopTimeout": expected milliseconds, got ${typeof stopTimeout}`,
+      );
+    }
+    if (stopTimeout !== undefined && !(stopTimeout >= 0 && Number.isFinite(stopTimeout))) {
+      throw new RangeError(
+        `Invalid ProcessBackend option "stopTimeout": ${stopTimeout} must be a non-negative number of milliseconds`,
       );
     }
     this.#opts = options;
@@ -160,14 +180,14 @@ export class ProcessBackend implements Backend {
       : runner;
     const child = spawn(this.#opts.deno ?? denoExecutable(), [
       "run",
-      ...(this.#opts.denoArgs ?? ["--allow-all"]),
+      ...(this.#opts.denoArgs ?? DEFAULTS.denoArgs),
       script,
     ], {
       env: { ...this.#opts.env, FLAME_PARENT: spec.parentEnv },
       ...(this.#opts.cwd === undefined ? {} : { cwd: this.#opts.cwd }),
     });
     const tail: string[] = [];
-    const keep = this.#opts.stderrLines ?? 20;
+    const keep = this.#opts.stderrLines ?? DEFAULTS.stderrLines;
     const drained = (async () => {
       const decoder = new TextDecoder();
       let partial = "";
@@ -192,7 +212,7 @@ export class ProcessBackend implements Backend {
   }
 
   /**
-   * SIGTERM, then SIGKILL after `killAfter`; resolves once the process is gone.
+   * SIGTERM, then SIGKILL after `stopTimeout`; resolves once the process is gone.
    * The pool calls it for each runner that leaves.
    *
    * @param handle The runner.
@@ -202,7 +222,7 @@ export class ProcessBackend implements Backend {
    * import assert from "node:assert/strict";
    * import { type Backend, Pool, ProcessBackend, type RunnerHandle } from "@flame/docker";
    *
-   * const processes = new ProcessBackend({ killAfter: 500 });
+   * const processes = new ProcessBackend({ stopTimeout: 500 });
    * const stopped: string[] = [];
    * const backend: Backend = {
    *   name: "logging",
@@ -222,17 +242,21 @@ export class ProcessBackend implements Backend {
   async stop(handle: RunnerHandle): Promise<void> {
     const { child, exited } = handle as ProcessHandle;
     child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), this.#opts.killAfter ?? 5000);
+    const timer = setTimeout(
+      () => child.kill("SIGKILL"),
+      this.#opts.stopTimeout ?? DEFAULTS.stopTimeout,
+    );
     await exited;
     clearTimeout(timer);
   }
 
   /**
-   * Sends a signal to a runner process (SIGKILL by default: a crash, for tests and chaos).
+   * Ends a runner abruptly, as a crash would (for tests and chaos drills):
+   * sends its process a signal, SIGKILL by default.
    *
    * @param runnerId The runner's id.
    * @param signal The signal.
-   * @returns Whether such a runner was running.
+   * @returns Whether a runner of that id was found.
    *
    * @example Simulating a crash
    * ```ts
@@ -250,7 +274,11 @@ export class ProcessBackend implements Backend {
    */
   kill(runnerId: string, signal = "SIGKILL"): boolean {
     for (const h of this.#running) {
-      if (h.id === runnerId) return h.child.kill(signal);
+      if (h.id === runnerId) {
+        // It may have exited already (its exit not yet seen): the kill then fails, harmlessly.
+        h.child.kill(signal);
+        return true;
+      }
     }
     return false;
   }

@@ -1,6 +1,6 @@
 /**
- * What the CLI's commands share: exit codes, output, argument parsing, the
- * Docker client and the engine-unreachable case.
+ * What the CLI's commands share: argument parsing, the Docker client, the
+ * engine-unreachable case and output formatting.
  *
  * @module
  */
@@ -8,38 +8,8 @@
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { DockerClient } from "../docker/client.ts";
 import { DockerConnectionError } from "../docker/errors.ts";
-
-/**
- * Exit codes of the CLI, for scripts.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { ExitCode, runCli } from "@flame/docker/cli";
- *
- * const quiet = { out: () => {}, err: () => {} };
- * const code = await runCli(["--socket", "/nonexistent/docker.sock", "reap", "--dry-run"], quiet);
- * assert.equal(code, ExitCode.Unreachable);
- * ```
- */
-export const ExitCode = {
-  /** Success: nothing wrong, nothing left over. */
-  Ok: 0,
-  /** A doctor check failed, `reap --dry-run` found leftovers, or a removal failed. */
-  Found: 1,
-  /** The command line is wrong. */
-  Usage: 2,
-  /** No Docker engine answered. */
-  Unreachable: 3,
-} as const;
-
-/** Where the CLI writes: one call per line. */
-export interface CliIo {
-  /** Writes a line to standard output. */
-  out: (line: string) => void;
-  /** Writes a line to standard error. */
-  err: (line: string) => void;
-}
+import type { CliIo } from "./cli_io.ts";
+import { ExitCode } from "./exit_code.ts";
 
 /** The program name in messages. */
 export const PROG = "flame-docker";

@@ -6,7 +6,9 @@
 
 import { parseArgs } from "node:util";
 import denoJson from "../../deno.json" with { type: "json" };
-import { type CliIo, ExitCode, PROG, UsageError, usageFrom } from "./_common.ts";
+import { PROG, UsageError, usageFrom } from "./_common.ts";
+import type { CliIo } from "./cli_io.ts";
+import { ExitCode } from "./exit_code.ts";
 import { doctor } from "./doctor.ts";
 import { ps } from "./ps.ts";
 import { reap } from "./reap.ts";

@@ -10,19 +10,19 @@ import {
   LABEL_PARENT_PROCESS,
   LABEL_POOL,
   LABEL_PROJECT,
-} from "../backends/_docker_labels.ts";
+} from "../backends/docker/labels.ts";
 import type { ContainerSummary } from "../docker/types.ts";
 import {
   clientFor,
-  type CliIo,
   COMMON_OPTIONS,
-  ExitCode,
   formatAge,
   parseCommand,
   PROG,
   table,
   unreachable,
 } from "./_common.ts";
+import type { CliIo } from "./cli_io.ts";
+import { ExitCode } from "./exit_code.ts";
 
 /** Help text of `ps`. */
 export const PS_HELP = `Usage: ${PROG} ps [--all] [--json] [--pool NAME] [--socket PATH]

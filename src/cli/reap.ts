@@ -5,19 +5,13 @@
  * @module
  */
 
-import { LABEL_POOL, LABEL_PROJECT } from "../backends/_docker_labels.ts";
-import { findLeftovers, type Leftover } from "../backends/_docker_reap.ts";
+import { LABEL_POOL, LABEL_PROJECT } from "../backends/docker/labels.ts";
+import { findLeftovers, type Leftover } from "../backends/docker/reap.ts";
 import type { DockerClient } from "../docker/client.ts";
 import { DockerError } from "../docker/errors.ts";
-import {
-  clientFor,
-  type CliIo,
-  COMMON_OPTIONS,
-  ExitCode,
-  parseCommand,
-  PROG,
-  unreachable,
-} from "./_common.ts";
+import { clientFor, COMMON_OPTIONS, parseCommand, PROG, unreachable } from "./_common.ts";
+import type { CliIo } from "./cli_io.ts";
+import { ExitCode } from "./exit_code.ts";
 
 /** Help text of `reap`. */
 export const REAP_HELP =

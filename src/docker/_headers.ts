@@ -1,9 +1,11 @@
 /**
- * Header-field parsing shared by the response head and chunked trailers.
+ * HTTP/1.1 field helpers shared by the request encoder, the response parser
+ * and the chunked decoder (whose trailers are header fields too).
  *
  * @module
  */
 
+import { clip } from "../util/clip.ts";
 import { DockerProtocolError } from "./errors.ts";
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -45,16 +47,6 @@ export function addHeaderLine(line: string, into: Map<string, string>): void {
   const key = name.toLowerCase();
   const previous = into.get(key);
   into.set(key, previous === undefined ? value : `${previous}, ${value}`);
-}
-
-/**
- * Shortens text quoted in an error message.
- *
- * @param text The text to quote.
- * @returns At most 80 characters of it.
- */
-export function clip(text: string): string {
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
 /**

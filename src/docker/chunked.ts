@@ -4,7 +4,8 @@
  * @module
  */
 
-import { addHeaderLine, clip, latin1 } from "./_headers.ts";
+import { clip } from "../util/clip.ts";
+import { addHeaderLine, latin1 } from "./_headers.ts";
 import { DockerProtocolError } from "./errors.ts";
 
 /** Options for {@linkcode ChunkedDecoder}. */
@@ -49,7 +50,7 @@ const HEX_SIZE = /^0*([0-9A-Fa-f]{1,13})[ \t]*(?:;.*)?$/;
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { ChunkedDecoder } from "@flame/docker/docker";
+ * import { ChunkedDecoder } from "./chunked.ts";
  *
  * const decoder = new ChunkedDecoder();
  * const input = new TextEncoder().encode("3;ext=1\r\nabc\r\n0\r\nX-T: 1\r\n\r\n");
@@ -76,7 +77,8 @@ export class ChunkedDecoder {
    * @example Bounding what a peer can make us buffer
    * ```ts
    * import assert from "node:assert/strict";
-   * import { ChunkedDecoder, DockerProtocolError } from "@flame/docker/docker";
+   * import { DockerProtocolError } from "./errors.ts";
+   * import { ChunkedDecoder } from "./chunked.ts";
    *
    * const decoder = new ChunkedDecoder({ maxLineSize: 16 });
    * const hostile = new TextEncoder().encode("1".repeat(64));
@@ -96,7 +98,7 @@ export class ChunkedDecoder {
    * @example
    * ```ts
    * import assert from "node:assert/strict";
-   * import { ChunkedDecoder } from "@flame/docker/docker";
+   * import { ChunkedDecoder } from "./chunked.ts";
    *
    * const decoder = new ChunkedDecoder();
    * decoder.push(new TextEncoder().encode("2\r\nhi\r\n"));
@@ -117,7 +119,7 @@ export class ChunkedDecoder {
    * @example
    * ```ts
    * import assert from "node:assert/strict";
-   * import { ChunkedDecoder } from "@flame/docker/docker";
+   * import { ChunkedDecoder } from "./chunked.ts";
    *
    * const decoder = new ChunkedDecoder();
    * decoder.push(new TextEncoder().encode("0\r\nX-Checksum: abc\r\n\r\n"));
@@ -138,7 +140,7 @@ export class ChunkedDecoder {
    * @example
    * ```ts
    * import assert from "node:assert/strict";
-   * import { ChunkedDecoder } from "@flame/docker/docker";
+   * import { ChunkedDecoder } from "./chunked.ts";
    *
    * // The body ends inside the input: what follows belongs to the next response.
    * const decoder = new ChunkedDecoder();

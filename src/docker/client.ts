@@ -2,17 +2,24 @@
  * The Docker Engine API client: typed calls over a pool of keep-alive
  * HTTP/1.1 connections to the engine's unix (or tcp) socket.
  *
+ * {@linkcode DockerClient} reads as a table of endpoints, grouped as the
+ * engine's API reference groups them (system, images, containers, networks),
+ * followed by the private request and version-negotiation machinery. The file
+ * is long because it is one concept: one class, one method per endpoint, each
+ * with its required doc example.
+ *
  * @module
  */
 
-import { concat } from "../util/bytes.ts";
 import { CallScope } from "./_scope.ts";
 import { connectEndpoint, HttpConnection, StaleConnectionError } from "./connection.ts";
 import { DockerConnectionError, DockerError, DockerProtocolError } from "./errors.ts";
-import { encodeRequest, type HttpRequest, type ResponseHead } from "./http.ts";
+import { encodeRequest, type HttpRequest } from "./http_request.ts";
+import type { ResponseHead } from "./http_response.ts";
 import { JsonLinesDecoder } from "./json_lines.ts";
 import { type LogChunk, LogDemuxer } from "./log_demux.ts";
-import { ConnectionPool, type ConnectionPoolStats } from "./pool.ts";
+import { ConnectionPool, type ConnectionPoolStats } from "./connection_pool.ts";
+import { asClientError, DockerResponse } from "./response.ts";
 import {
   connectFailureReason,
   connectionError,
@@ -20,7 +27,7 @@ import {
   type DiscoveredDockerEndpoint,
   type DockerEndpoint,
   formatDockerEndpoint,
-} from "./socket.ts";
+} from "./endpoint.ts";
 import type {
   ContainerCreateBody,
   ContainerCreateOptions,
@@ -177,6 +184,8 @@ export class DockerClient implements AsyncDisposable {
   #negotiation: Promise<string> | undefined;
   #maxHeaderSize: number;
 
+  // ---- lifecycle ------------------------------------------------------------
+
   /**
    * Creates a client; nothing is connected until the first call.
    *
@@ -300,6 +309,8 @@ export class DockerClient implements AsyncDisposable {
     return this.close();
   }
 
+  // ---- system ---------------------------------------------------------------
+
   /**
    * Negotiates the API version: the engine's (from `/_ping`, else
    * `/version`), capped at {@linkcode MAX_API_VERSION}. Done once; calls do
@@ -396,6 +407,8 @@ export class DockerClient implements AsyncDisposable {
     return await response.json<DockerVersion>();
   }
 
+  // ---- images ---------------------------------------------------------------
+
   /**
    * Inspects an image (`GET /images/{name}/json`).
    *
@@ -490,6 +503,8 @@ export class DockerClient implements AsyncDisposable {
       response.cancel();
     }
   }
+
+  // ---- containers -----------------------------------------------------------
 
   /**
    * Creates a container (`POST /containers/create`).
@@ -815,6 +830,8 @@ export class DockerClient implements AsyncDisposable {
     await response.discard();
   }
 
+  // ---- networks -------------------------------------------------------------
+
   /**
    * Inspects a network (`GET /networks/{id}`).
    *
@@ -842,6 +859,8 @@ export class DockerClient implements AsyncDisposable {
     );
     return await response.json<NetworkInspect>();
   }
+
+  // ---- request machinery ----------------------------------------------------
 
   async #request(
     method: string,
@@ -987,85 +1006,6 @@ export class DockerClient implements AsyncDisposable {
   }
 }
 
-/** A response whose body is being read; owns its connection until the end. */
-class DockerResponse {
-  readonly head: ResponseHead;
-  readonly path: string;
-  #pool: ConnectionPool;
-  #conn: HttpConnection;
-  #scope: CallScope;
-  #done = false;
-
-  constructor(
-    pool: ConnectionPool,
-    conn: HttpConnection,
-    scope: CallScope,
-    head: ResponseHead,
-    path: string,
-  ) {
-    this.#pool = pool;
-    this.#conn = conn;
-    this.#scope = scope;
-    this.head = head;
-    this.path = path;
-  }
-
-  /** Next body piece, or null at the end (the connection then goes back to the pool). */
-  async read(): Promise<Uint8Array | null> {
-    if (this.#done) return null;
-    try {
-      const piece = await this.#conn.read();
-      if (piece === null) {
-        this.#done = true;
-        this.#scope.dispose();
-        this.#pool.release(this.#conn);
-      }
-      return piece;
-    } catch (error) {
-      this.cancel();
-      if (this.#scope.aborted) throw this.#scope.reason;
-      throw asClientError(error, "read the Docker response");
-    }
-  }
-
-  /** Ends the request early: the connection is destroyed. */
-  cancel(): void {
-    if (this.#done) return;
-    this.#done = true;
-    this.#scope.dispose();
-    this.#pool.destroy(this.#conn);
-  }
-
-  async bytes(): Promise<Uint8Array> {
-    const first = await this.read();
-    if (first === null) return new Uint8Array(0);
-    let next = await this.read();
-    if (next === null) return first;
-    const parts = [first];
-    while (next !== null) {
-      parts.push(next);
-      next = await this.read();
-    }
-    return concat(parts);
-  }
-
-  async json<T>(): Promise<T> {
-    const text = textDecoder.decode(await this.bytes());
-    try {
-      return JSON.parse(text) as T;
-    } catch (cause) {
-      throw new DockerProtocolError(
-        `Invalid JSON in the response to "${this.path}": ${JSON.stringify(text.slice(0, 80))}`,
-        { cause },
-      );
-    }
-  }
-
-  async discard(): Promise<void> {
-    while (await this.read() !== null) { /* drain so the connection can be reused */ }
-  }
-}
-
 function engineMessage(text: string, head: ResponseHead): string {
   try {
     const body = JSON.parse(text) as { message?: unknown };
@@ -1075,24 +1015,6 @@ function engineMessage(text: string, head: ResponseHead): string {
   }
   const trimmed = text.trim();
   return trimmed === "" ? `${head.status} ${head.statusText}`.trim() : trimmed;
-}
-
-function asClientError(error: unknown, action: string): unknown {
-  if (
-    error instanceof DockerError || error instanceof DockerConnectionError ||
-    error instanceof DockerProtocolError || error instanceof TypeError ||
-    error instanceof RangeError || error instanceof DOMException
-  ) return error;
-  if (error instanceof StaleConnectionError) {
-    return new DockerConnectionError(`Cannot ${action}: the engine closed the connection`, {
-      attempts: [],
-      cause: error,
-    });
-  }
-  return new DockerConnectionError(`Cannot ${action}: ${(error as Error)?.message ?? error}`, {
-    attempts: [],
-    cause: error,
-  });
 }
 
 /** Percent-encodes a name for a path segment, keeping the characters image names use. */

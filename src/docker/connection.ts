@@ -7,13 +7,13 @@
 
 import { connectTcp, connectUnix, type Socket } from "../transport.ts";
 import { DockerProtocolError } from "./errors.ts";
-import { type ResponseEvent, type ResponseHead, ResponseParser } from "./http.ts";
+import { type ResponseEvent, type ResponseHead, ResponseParser } from "./http_response.ts";
 import {
   connectFailureReason,
   connectionError,
   type DockerEndpoint,
   formatDockerEndpoint,
-} from "./socket.ts";
+} from "./endpoint.ts";
 
 const SLAB_SIZE = 65536;
 const MIN_READ = 16384;

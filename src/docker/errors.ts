@@ -302,7 +302,8 @@ export class DockerConnectionError extends Error {
  * @example A response that is not HTTP
  * ```ts
  * import assert from "node:assert/strict";
- * import { DockerProtocolError, ResponseParser } from "@flame/docker/docker";
+ * import { DockerProtocolError } from "@flame/docker/docker";
+ * import { ResponseParser } from "./http_response.ts";
  *
  * const parser = new ResponseParser();
  * const garbage = new TextEncoder().encode("SSH-2.0-OpenSSH_9.6\r\n\r\n");

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { clip } from "./_headers.ts";
+import { clip } from "../util/clip.ts";
 import { DockerProtocolError } from "./errors.ts";
 
 /** Options for {@linkcode JsonLinesDecoder}. */
@@ -24,7 +24,7 @@ export interface JsonLinesDecoderOptions {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { JsonLinesDecoder } from "@flame/docker/docker";
+ * import { JsonLinesDecoder } from "./json_lines.ts";
  *
  * const decoder = new JsonLinesDecoder();
  * const bytes = new TextEncoder().encode('{"status":"a"}\r\n{"sta');
@@ -46,7 +46,8 @@ export class JsonLinesDecoder {
    * @example
    * ```ts
    * import assert from "node:assert/strict";
-   * import { DockerProtocolError, JsonLinesDecoder } from "@flame/docker/docker";
+   * import { DockerProtocolError } from "./errors.ts";
+   * import { JsonLinesDecoder } from "./json_lines.ts";
    *
    * const decoder = new JsonLinesDecoder({ maxLineLength: 64 });
    * const endless = new TextEncoder().encode(`{"status":"${"x".repeat(100)}`);
@@ -67,7 +68,7 @@ export class JsonLinesDecoder {
    * @example
    * ```ts
    * import assert from "node:assert/strict";
-   * import { JsonLinesDecoder } from "@flame/docker/docker";
+   * import { JsonLinesDecoder } from "./json_lines.ts";
    *
    * const decoder = new JsonLinesDecoder();
    * const lines = '{"status":"Pulling fs layer","id":"a1"}\n\n{"status":"Pull complete","id":"a1"}\n';
@@ -99,7 +100,7 @@ export class JsonLinesDecoder {
    * @example
    * ```ts
    * import assert from "node:assert/strict";
-   * import { JsonLinesDecoder } from "@flame/docker/docker";
+   * import { JsonLinesDecoder } from "./json_lines.ts";
    *
    * const decoder = new JsonLinesDecoder();
    * assert.deepEqual(decoder.push(new TextEncoder().encode('{"done":true}')), []);

@@ -27,7 +27,7 @@ const HEADER_SIZE = 8;
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { LogDemuxer } from "@flame/docker/docker";
+ * import { LogDemuxer } from "./log_demux.ts";
  *
  * const demuxer = new LogDemuxer();
  * const chunks = demuxer.push(new Uint8Array([2, 0, 0, 0, 0, 0, 0, 2, 104, 105]));
@@ -54,7 +54,7 @@ export class LogDemuxer {
    * @example
    * ```ts
    * import assert from "node:assert/strict";
-   * import { LogDemuxer } from "@flame/docker/docker";
+   * import { LogDemuxer } from "./log_demux.ts";
    *
    * // One stdout frame ("ok\n") arriving in two pieces, split inside its header.
    * const frame = new Uint8Array([1, 0, 0, 0, 0, 0, 0, 3, 111, 107, 10]);
@@ -100,7 +100,8 @@ export class LogDemuxer {
    * @example A stream cut short
    * ```ts
    * import assert from "node:assert/strict";
-   * import { DockerProtocolError, LogDemuxer } from "@flame/docker/docker";
+   * import { DockerProtocolError } from "./errors.ts";
+   * import { LogDemuxer } from "./log_demux.ts";
    *
    * const demuxer = new LogDemuxer();
    * demuxer.push(new Uint8Array([1, 0, 0, 0, 0, 0, 0, 9, 104])); // 1 of 9 payload bytes

@@ -42,18 +42,8 @@ export {
   type DockerErrorOptions,
   DockerProtocolError,
 } from "./errors.ts";
-export { type CollectedLogs, collectLogs, type LogChunk, LogDemuxer } from "./log_demux.ts";
-export { ChunkedDecoder, type ChunkedDecodeResult, type ChunkedDecoderOptions } from "./chunked.ts";
-export {
-  encodeRequest,
-  type HttpRequest,
-  type ResponseEvent,
-  type ResponseHead,
-  ResponseParser,
-  type ResponseParserOptions,
-} from "./http.ts";
-export { JsonLinesDecoder, type JsonLinesDecoderOptions } from "./json_lines.ts";
-export type { ConnectionPoolStats } from "./pool.ts";
+export { type CollectedLogs, collectLogs, type LogChunk } from "./log_demux.ts";
+export type { ConnectionPoolStats } from "./connection_pool.ts";
 export {
   DEFAULT_DOCKER_SOCKET,
   discoverDockerEndpoint,
@@ -66,5 +56,33 @@ export {
   type DockerEndpointSource,
   formatDockerEndpoint,
   parseDockerHost,
-} from "./socket.ts";
-export type * from "./types.ts";
+} from "./endpoint.ts";
+export type {
+  ContainerCreateBody,
+  ContainerCreateOptions,
+  ContainerCreateResult,
+  ContainerInspect,
+  ContainerKillOptions,
+  ContainerListFilters,
+  ContainerListOptions,
+  ContainerLogsOptions,
+  ContainerRemoveOptions,
+  ContainerState,
+  ContainerStopOptions,
+  ContainerSummary,
+  ContainerWaitOptions,
+  ContainerWaitResult,
+  DockerCallOptions,
+  DockerPing,
+  DockerVersion,
+  EndpointSettings,
+  HostConfig,
+  ImageInspect,
+  ImagePullOptions,
+  ImagePullProgress,
+  Mount,
+  NetworkContainer,
+  NetworkInspect,
+  RegistryAuth,
+  RestartPolicy,
+} from "./types.ts";

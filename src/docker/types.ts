@@ -3,6 +3,9 @@
  * names are the engine's own (PascalCase), so values pass through unchanged.
  * Only the fields we rely on are declared; the engine sends more.
  *
+ * It stays one file because it is one concept, the engine API's request and
+ * response shapes, kept in one place to diff against moby's versioned spec.
+ *
  * @module
  */
 

@@ -4,6 +4,9 @@
  * against the bytes left, so malformed input fails fast with a
  * `ProtocolError` instead of allocating or looping.
  *
+ * One file because it is one class with one case per tag, the mirror of
+ * `_codec_encode.ts`.
+ *
  * @module
  */
 

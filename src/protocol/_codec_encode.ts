@@ -3,6 +3,9 @@
  * `codec.ts`). Byte arrays of at least `SIDECAR_MIN` bytes are returned as
  * separate parts that view the caller's memory.
  *
+ * One file because it is one class with one case per tag: the encoder is the
+ * codec's hot path, and its cases share the class's buffer and cursor.
+ *
  * @module
  */
 

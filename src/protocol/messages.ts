@@ -68,6 +68,12 @@ export interface WireError {
   cause?: WireError | { value: unknown };
 }
 
+/**
+ * Stream values a runner may send ahead of the consumer: it starts with this
+ * much credit and the parent grants more (`StreamPull`) as values are consumed.
+ */
+export const STREAM_WINDOW = 16;
+
 /** Largest frame payload on an authenticated link, both directions (1 GiB). */
 export const LINK_MAX_PAYLOAD = 1024 * 1024 * 1024;
 

@@ -18,13 +18,11 @@ import {
   FrameType,
   RESULT_HEADER_SIZE,
   RESULT_NAME,
+  STREAM_WINDOW,
   writeResultHeader,
 } from "../protocol/messages.ts";
 import { encodeValue } from "../protocol/codec.ts";
-import type { CallContext } from "./context.ts";
-
-/** Stream values the runner may send before the parent grants more. */
-export const STREAM_WINDOW = 16;
+import type { CallContext } from "../protocol/call_context.ts";
 
 const FN_CACHE_LIMIT = 512;
 

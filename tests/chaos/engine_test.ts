@@ -39,7 +39,7 @@ Deno.test({
     const backend = new WatchedDockerBackend({
       network: network.name,
       dockerSocketPath: proxy.path,
-      bootTimeout: 10_000,
+      startTimeout: 10_000,
     });
     const poolLog = captureLogger();
     const errors: unknown[] = [];
@@ -77,7 +77,7 @@ Deno.test({
       const lone = new WatchedDockerBackend({
         network: network.name,
         dockerSocketPath: proxy.path,
-        bootTimeout: 10_000,
+        startTimeout: 10_000,
       });
       const lonePool = new Pool({ backend: lone, name: `${name}-lone`, max: 1 });
       const loneStarted = Date.now();

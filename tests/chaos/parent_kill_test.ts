@@ -12,7 +12,7 @@ import {
   TestNetwork,
 } from "../_helpers/docker.ts";
 import assert from "node:assert/strict";
-import { LABEL_POOL } from "../../mod.ts";
+import { LABEL_POOL } from "../../src/backends/docker/labels.ts";
 import { within } from "../_helpers/wire.ts";
 import { containersOf, removeContainers, waitNoContainers } from "./_chaos.ts";
 

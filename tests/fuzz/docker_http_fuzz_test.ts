@@ -8,7 +8,9 @@
  */
 
 import assert from "node:assert/strict";
-import { ChunkedDecoder, DockerProtocolError, ResponseParser } from "../../src/docker/mod.ts";
+import { ChunkedDecoder } from "../../src/docker/chunked.ts";
+import { ResponseParser } from "../../src/docker/http_response.ts";
+import { DockerProtocolError } from "../../src/docker/mod.ts";
 import { chunked, json } from "./docker_fake_engine.ts";
 import { defineParserFuzzTests, type FuzzTarget, split, tokens } from "./_fuzz.ts";
 

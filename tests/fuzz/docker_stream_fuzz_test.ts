@@ -8,7 +8,9 @@
  */
 
 import assert from "node:assert/strict";
-import { DockerProtocolError, JsonLinesDecoder, LogDemuxer } from "../../src/docker/mod.ts";
+import { JsonLinesDecoder } from "../../src/docker/json_lines.ts";
+import { LogDemuxer } from "../../src/docker/log_demux.ts";
+import { DockerProtocolError } from "../../src/docker/mod.ts";
 import { defineParserFuzzTests, type FuzzTarget, split, tokens } from "./_fuzz.ts";
 
 const FILE = "tests/fuzz/docker_stream_fuzz_test.ts";

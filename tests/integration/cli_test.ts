@@ -11,7 +11,7 @@ import {
   LABEL_PARENT_PROCESS,
   LABEL_POOL,
   LABEL_PROJECT,
-} from "../../src/backends/docker.ts";
+} from "../../src/backends/docker/labels.ts";
 import {
   createFileNetwork,
   docker,

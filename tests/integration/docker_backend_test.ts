@@ -4,14 +4,8 @@
  */
 
 import assert from "node:assert/strict";
-import {
-  BootError,
-  DockerBackend,
-  type FlameEvent,
-  LABEL_POOL,
-  LABEL_PROJECT,
-  Pool,
-} from "../../mod.ts";
+import { BootError, DockerBackend, type FlameEvent, Pool } from "../../mod.ts";
+import { LABEL_POOL, LABEL_PROJECT } from "../../src/backends/docker/labels.ts";
 import { sleep, waitForAsync } from "../_helpers/backends.ts";
 import {
   containersOfPool,
@@ -336,7 +330,7 @@ dockerPoolTest(
       await waitForAsync(async () => (await containersOf(name)).length === 1, 10_000),
       "the dead parent's two containers were not reaped",
     );
-    const reap = events.find((e) => e.name === "flame.docker.reap");
+    const reap = events.find((e) => e.name === "flame.runner.reap");
     assert.equal(reap?.attributes["flame.count"], 2);
     const phases = events.filter((e) => e.name === "flame.runner.boot.phase")
       .map((e) => e.attributes["flame.phase"]);
@@ -365,7 +359,7 @@ Deno.test({
       /"cmd"/,
     );
     assert.throws(
-      () => new DockerBackend({ image: "x", network: "n", bootTimeout: 0 }),
+      () => new DockerBackend({ image: "x", network: "n", startTimeout: 0 }),
       RangeError,
     );
     assert.throws(() => new DockerBackend({ image: "x", network: "n", app: "bad app" }), /"app"/);

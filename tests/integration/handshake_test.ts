@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { ParentListener } from "../../src/parent_listener.ts";
+import { ParentListener } from "../../src/parent/parent_listener.ts";
 import { runRunner } from "../../src/runner/main.ts";
 import { FrameConnection } from "../../src/protocol/connection.ts";
 import {

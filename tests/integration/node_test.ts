@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { LABEL_PROJECT } from "../../mod.ts";
+import { LABEL_PROJECT } from "../../src/backends/docker/labels.ts";
 import {
   docker,
   dockerAvailable,
@@ -35,15 +35,18 @@ Deno.test({
     const dir = `${root}.build/node`;
     await Deno.mkdir(dir, { recursive: true });
     const bundle = `${dir}/flame-${crypto.randomUUID().slice(0, 8)}.mjs`;
+    const dockerBundle = bundle.replace(/\.mjs$/, "-docker.mjs");
     const useDocker = dockerAvailable || !ignoreWithoutDocker;
     const network = `flame-node-${crypto.randomUUID().slice(0, 8)}`;
     try {
-      const built = await new Deno.Command(Deno.execPath(), {
-        args: ["bundle", "--quiet", "--platform", "node", "-o", bundle, `${root}mod.ts`],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      assert.ok(built.success, new TextDecoder().decode(built.stderr));
+      for (const [out, entry] of [[bundle, "mod.ts"], [dockerBundle, "src/docker/mod.ts"]]) {
+        const built = await new Deno.Command(Deno.execPath(), {
+          args: ["bundle", "--quiet", "--platform", "node", "-o", out!, `${root}${entry}`],
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        assert.ok(built.success, new TextDecoder().decode(built.stderr));
+      }
       if (useDocker) {
         await ensureTestImage();
         await docker("network", "create", "--internal", "--label", TEST_LABEL, network);
@@ -52,6 +55,7 @@ Deno.test({
         args: ["--test", "--test-reporter=spec", `${root}tests/node/pool.test.mjs`],
         env: {
           FLAME_BUNDLE: bundle,
+          FLAME_DOCKER_BUNDLE: dockerBundle,
           FLAME_RUNNER: `${root}runner.ts`,
           DENO_BIN: Deno.execPath(),
           ...(useDocker ? { FLAME_NETWORK: network, FLAME_IMAGE: TEST_IMAGE } : {}),
@@ -68,6 +72,7 @@ Deno.test({
       if (useDocker) assert.match(text, /(ℹ|#) pass 3/);
     } finally {
       await Deno.remove(bundle).catch(() => {});
+      await Deno.remove(dockerBundle).catch(() => {});
       if (useDocker) {
         const left = await docker(
           "ps",

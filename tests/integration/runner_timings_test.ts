@@ -94,7 +94,7 @@ Deno.test("a runner's idle countdown starts at its last call, not its first", as
 
 Deno.test("a runner arms no timer before its first answer has left (a first timer costs a cold call ≈ 15–25 ms)", async () => {
   const { ProcessBackend } = await import("../../src/backends/process.ts");
-  const { Pool } = await import("../../src/pool.ts");
+  const { Pool } = await import("../../src/parent/pool.ts");
   const file = await Deno.makeTempFile({ prefix: "flame-runner-events-" });
   try {
     const pool = new Pool({

@@ -1,11 +1,12 @@
-// The parent side on Node.js: the bundle `deno bundle --platform node mod.ts`
-// makes, loaded by Node and driven with node:test. Started by
+// The parent side on Node.js: the bundles `deno bundle --platform node` makes of
+// mod.ts and src/docker/mod.ts, loaded by Node and driven with node:test. Started by
 // tests/integration/node_test.ts, which passes the bundle path, the runner
 // script, and (when an engine answers) a test network and image.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 
 const lib = await import(process.env.FLAME_BUNDLE);
+const dockerLib = await import(process.env.FLAME_DOCKER_BUNDLE);
 const network = process.env.FLAME_NETWORK;
 const image = process.env.FLAME_IMAGE;
 
@@ -43,7 +44,7 @@ test("a Pool on ProcessBackend runs calls, errors and streams from Node", async 
 });
 
 test("DockerClient talks to the engine from Node", { skip: !network }, async () => {
-  const client = new lib.DockerClient();
+  const client = new dockerLib.DockerClient();
   try {
     const ping = await client.ping();
     assert.ok(ping.apiVersion);

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { ChunkedDecoder, DockerProtocolError } from "../../src/docker/mod.ts";
+import { ChunkedDecoder } from "../../src/docker/chunked.ts";
+import { DockerProtocolError } from "../../src/docker/mod.ts";
 import { mulberry32 } from "../_helpers/prng.ts";
 import { bytes, concat, everySplit, forSeeds, randomSplit } from "../fuzz/docker_splits.ts";
 

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { DockerProtocolError, JsonLinesDecoder } from "../../src/docker/mod.ts";
+import { JsonLinesDecoder } from "../../src/docker/json_lines.ts";
+import { DockerProtocolError } from "../../src/docker/mod.ts";
 import { bytes, everySplit, forSeeds, randomSplit } from "../fuzz/docker_splits.ts";
 
 function decodeAll(pieces: Uint8Array[]): unknown[] {

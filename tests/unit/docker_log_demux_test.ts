@@ -1,10 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  collectLogs,
-  DockerProtocolError,
-  type LogChunk,
-  LogDemuxer,
-} from "../../src/docker/mod.ts";
+import { LogDemuxer } from "../../src/docker/log_demux.ts";
+import { collectLogs, DockerProtocolError, type LogChunk } from "../../src/docker/mod.ts";
 import { mulberry32 } from "../_helpers/prng.ts";
 import { bytes, concat, everySplit, forSeeds, randomSplit } from "../fuzz/docker_splits.ts";
 

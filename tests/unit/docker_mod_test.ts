@@ -3,21 +3,16 @@ import * as docker from "../../src/docker/mod.ts";
 
 Deno.test("src/docker/mod.ts exports exactly the public Docker client API", () => {
   assert.deepEqual(Object.keys(docker).sort(), [
-    "ChunkedDecoder",
     "DEFAULT_DOCKER_SOCKET",
     "DockerClient",
     "DockerConnectionError",
     "DockerError",
     "DockerProtocolError",
-    "JsonLinesDecoder",
-    "LogDemuxer",
     "MAX_API_VERSION",
     "MIN_API_VERSION",
-    "ResponseParser",
     "collectLogs",
     "discoverDockerEndpoint",
     "dockerEndpointCandidates",
-    "encodeRequest",
     "formatDockerEndpoint",
     "parseDockerHost",
   ]);

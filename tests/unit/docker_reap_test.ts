@@ -4,8 +4,8 @@
  */
 
 import assert from "node:assert/strict";
-import { parentLiveness } from "../../src/backends/_docker_reap.ts";
-import { LABEL_PARENT_PROCESS } from "../../src/backends/_docker_labels.ts";
+import { LABEL_PARENT_PROCESS } from "../../src/backends/docker/labels.ts";
+import { parentLiveness } from "../../src/backends/docker/reap.ts";
 import { DockerClient } from "../../src/docker/client.ts";
 
 const host = Deno.hostname();

@@ -13,10 +13,6 @@ Deno.test("mod.ts exports exactly the public API", () => {
     "DEFAULT_RUNNER_ENV",
     "DataCloneError",
     "DockerBackend",
-    "DockerClient",
-    "DockerConnectionError",
-    "DockerError",
-    "DockerProtocolError",
     "LABEL_PARENT",
     "LABEL_PARENT_CONTAINER",
     "LABEL_PARENT_PROCESS",
@@ -31,7 +27,6 @@ Deno.test("mod.ts exports exactly the public API", () => {
     "RunnerExitedError",
     "TimeoutError",
     "consoleLogger",
-    "functionSource",
   ]);
 });
 

@@ -10,11 +10,11 @@
  * @module
  */
 
-import { FrameConnection } from "./protocol/connection.ts";
-import { authenticateRunner, HANDSHAKE_MAX_PAYLOAD, importSecret } from "./protocol/handshake.ts";
-import { type Listener, listenTcp, type Socket, socketErrorKind } from "./transport.ts";
-import type { Logger } from "./util/logger.ts";
-import { withResolvers } from "./util/promise.ts";
+import { FrameConnection } from "../protocol/connection.ts";
+import { authenticateRunner, HANDSHAKE_MAX_PAYLOAD, importSecret } from "../protocol/handshake.ts";
+import { type Listener, listenTcp, type Socket, socketErrorKind } from "../transport.ts";
+import type { Logger } from "../util/logger.ts";
+import { withResolvers } from "../util/promise.ts";
 
 /** Milliseconds to wait after a failed accept before the next. */
 const ACCEPT_RETRY_DELAY = 50;

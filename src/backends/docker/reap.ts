@@ -1,21 +1,23 @@
 /**
  * Which runner containers are leftovers: the parent-liveness rules shared by
- * `DockerBackend.reap()` and the `reap` command of the CLI.
+ * `DockerBackend.reap()` and the `reap` command of the CLI; and their removal.
  *
  * @module
  */
 
-import type { DockerClient } from "../docker/client.ts";
-import { hostname, pathExists, pid as ownPid } from "../runtime.ts";
-import { DockerError } from "../docker/errors.ts";
-import type { ContainerSummary, DockerCallOptions } from "../docker/types.ts";
+import type { DockerClient } from "../../docker/client.ts";
+import { DockerError } from "../../docker/errors.ts";
+import type { ContainerSummary, DockerCallOptions } from "../../docker/types.ts";
+import { hostname, pathExists, pid as ownPid } from "../../runtime.ts";
+import type { Logger } from "../../util/logger.ts";
 import {
   LABEL_PARENT,
   LABEL_PARENT_CONTAINER,
   LABEL_PARENT_PROCESS,
   LABEL_POOL,
   LABEL_PROJECT,
-} from "./_docker_labels.ts";
+} from "./labels.ts";
+import { removeContainer } from "./stop.ts";
 
 /** Who is asking: facts about the caller that change the verdict. */
 export interface ParentLivenessOptions extends DockerCallOptions {
@@ -132,4 +134,32 @@ export async function findLeftovers(
     if (!verdict.alive) leftovers.push({ container, reason: verdict.reason });
   }
   return leftovers;
+}
+
+/**
+ * Removes the runner containers whose parent is gone ({@linkcode findLeftovers}),
+ * logging each; a container that cannot be removed is logged and skipped.
+ *
+ * @param client The engine.
+ * @param options The caller's instance id, an optional pool, facts about the caller.
+ * @param log Where each removal is logged.
+ * @returns How many containers were removed.
+ */
+export async function removeLeftovers(
+  client: DockerClient,
+  options: FindLeftoversOptions,
+  log: Logger,
+): Promise<number> {
+  const leftovers = await findLeftovers(client, options);
+  let removed = 0;
+  for (const { container: c, reason } of leftovers) {
+    try {
+      await removeContainer(client, c.Id);
+      removed++;
+      log.info(`docker: reaped ${c.Names[0] ?? c.Id} (${reason})`);
+    } catch (err) {
+      log.warn(`docker: cannot reap ${c.Id.slice(0, 12)}: ${(err as Error).message}`);
+    }
+  }
+  return removed;
 }

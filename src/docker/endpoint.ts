@@ -1,6 +1,7 @@
 /**
- * Finding the Docker engine's socket: an explicit option, else `DOCKER_HOST`,
- * else the rootless socket in `$XDG_RUNTIME_DIR`, then `/var/run/docker.sock`.
+ * Finding the Docker engine's endpoint (a unix or tcp socket): an explicit
+ * option, else `DOCKER_HOST`, else the rootless socket in `$XDG_RUNTIME_DIR`,
+ * then `/var/run/docker.sock`.
  *
  * @module
  */

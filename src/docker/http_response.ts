@@ -1,92 +1,18 @@
 /**
- * HTTP/1.1 framing: the request writer and a pure, incremental response
- * parser (status line, headers, `Content-Length`, chunked and close-delimited
- * bodies).
+ * The HTTP/1.1 response parser: pure and incremental over bytes (status
+ * line, headers, `Content-Length`, chunked and close-delimited bodies).
  *
  * @module
  */
 
 import { concat } from "../util/bytes.ts";
-import { addHeaderLine, clip, isToken } from "./_headers.ts";
+import { clip } from "../util/clip.ts";
+import { addHeaderLine } from "./_headers.ts";
 import { ChunkedDecoder } from "./chunked.ts";
 import { DockerProtocolError } from "./errors.ts";
 
-/** A request to encode with {@linkcode encodeRequest}. */
-export interface HttpRequest {
-  /** Method, such as `"GET"`. */
-  method: string;
-  /** Origin-form target: path and query, already percent-encoded. */
-  path: string;
-  /**
-   * Value of the `Host` header.
-   *
-   * @default {"docker"}
-   */
-  host?: string;
-  /** Extra header fields; names are sent as given. */
-  headers?: Readonly<Record<string, string>>;
-  /** Body, sent with a `Content-Length`. */
-  body?: Uint8Array | string;
-}
-
-const encoder = new TextEncoder();
 const headDecoder = new TextDecoder();
-const TARGET = /^\/[!-~]*$/;
-const FIELD_VALUE = /^[\t -~]*$/;
 const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9][0-9]{2})(?: (.*))?$/;
-const BODYLESS_METHODS = new Set(["GET", "HEAD", "DELETE", "OPTIONS"]);
-
-/**
- * Encodes a request (head and body) into one buffer, so it is sent with a
- * single write.
- *
- * @param request Method, target, headers and body.
- * @returns The bytes to write.
- * @throws {TypeError} For a method, target or header that would break the framing.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { encodeRequest } from "@flame/docker/docker";
- *
- * const bytes = encodeRequest({ method: "GET", path: "/_ping" });
- * assert.equal(new TextDecoder().decode(bytes), "GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n");
- * ```
- */
-export function encodeRequest(request: HttpRequest): Uint8Array {
-  const { method, path } = request;
-  if (!isToken(method)) throw new TypeError(`Cannot send request: invalid method "${method}"`);
-  if (!TARGET.test(path)) {
-    throw new TypeError(`Cannot send request: invalid target ${JSON.stringify(clip(path))}`);
-  }
-  const host = request.host ?? "docker";
-  if (!FIELD_VALUE.test(host)) {
-    throw new TypeError(`Cannot send request: invalid host ${JSON.stringify(clip(host))}`);
-  }
-  let head = `${method} ${path} HTTP/1.1\r\nHost: ${host}\r\n`;
-  const headers = request.headers;
-  if (headers !== undefined) {
-    for (const name in headers) {
-      const value = headers[name]!;
-      if (!isToken(name) || !FIELD_VALUE.test(value)) {
-        throw new TypeError(`Cannot send request: invalid header "${name}"`);
-      }
-      head += `${name}: ${value}\r\n`;
-    }
-  }
-  const raw = request.body;
-  if (raw === undefined) {
-    if (!BODYLESS_METHODS.has(method)) head += "Content-Length: 0\r\n";
-    return encoder.encode(head + "\r\n");
-  }
-  const body = typeof raw === "string" ? encoder.encode(raw) : raw;
-  head += `Content-Length: ${body.length}\r\n\r\n`;
-  // The head is ASCII (checked above), so its byte length is its string length.
-  const out = new Uint8Array(head.length + body.length);
-  encoder.encodeInto(head, out);
-  out.set(body, head.length);
-  return out;
-}
 
 /** The status line and header fields of a response. */
 export interface ResponseHead {
@@ -154,7 +80,7 @@ const NO_TRAILERS: ReadonlyMap<string, string> = new Map();
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { ResponseParser } from "@flame/docker/docker";
+ * import { ResponseParser } from "./http_response.ts";
  *
  * const parser = new ResponseParser();
  * const bytes = new TextEncoder().encode("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK");
@@ -183,7 +109,7 @@ export class ResponseParser {
    * @example
    * ```ts
    * import assert from "node:assert/strict";
-   * import { ResponseParser } from "@flame/docker/docker";
+   * import { ResponseParser } from "./http_response.ts";
    *
    * // A HEAD response announces a length but carries no body.
    * const parser = new ResponseParser({ method: "HEAD" });
@@ -204,7 +130,7 @@ export class ResponseParser {
    * @example
    * ```ts
    * import assert from "node:assert/strict";
-   * import { ResponseParser } from "@flame/docker/docker";
+   * import { ResponseParser } from "./http_response.ts";
    *
    * const parser = new ResponseParser();
    * parser.push(new TextEncoder().encode("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nOK"));
@@ -226,7 +152,7 @@ export class ResponseParser {
    * @example
    * ```ts
    * import assert from "node:assert/strict";
-   * import { ResponseParser } from "@flame/docker/docker";
+   * import { ResponseParser } from "./http_response.ts";
    *
    * const parser = new ResponseParser();
    * parser.push(new TextEncoder().encode("HTTP/1.1 204 No Content\r\n\r\njunk"));
@@ -247,7 +173,7 @@ export class ResponseParser {
    * @example Bytes arriving one at a time
    * ```ts
    * import assert from "node:assert/strict";
-   * import { ResponseParser } from "@flame/docker/docker";
+   * import { ResponseParser } from "./http_response.ts";
    *
    * const parser = new ResponseParser();
    * const body: string[] = [];
@@ -330,7 +256,8 @@ export class ResponseParser {
    * @example
    * ```ts
    * import assert from "node:assert/strict";
-   * import { DockerProtocolError, ResponseParser } from "@flame/docker/docker";
+   * import { DockerProtocolError } from "./errors.ts";
+   * import { ResponseParser } from "./http_response.ts";
    *
    * // No length and not chunked: the body ends when the connection closes.
    * const parser = new ResponseParser();

@@ -1,5 +1,6 @@
 /**
- * What a function running on a runner receives as `this`.
+ * A contract both sides share: what a function running on a runner receives
+ * as `this` (the runner builds it; the pool's types name it).
  *
  * @example
  * ```ts

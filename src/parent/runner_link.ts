@@ -5,10 +5,10 @@
  * @module
  */
 
-import type { Timer } from "./util/timer.ts";
-import { RemoteError, RunnerExitedError } from "./errors.ts";
-import type { FrameConnection } from "./protocol/connection.ts";
-import type { Frame } from "./protocol/frame.ts";
+import type { Timer } from "../util/timer.ts";
+import { RemoteError, RunnerExitedError } from "../errors.ts";
+import type { FrameConnection } from "../protocol/connection.ts";
+import type { Frame } from "../protocol/frame.ts";
 import {
   CALL_HEADER_SIZE,
   decodeError,
@@ -19,12 +19,12 @@ import {
   encodeId,
   FrameType,
   LINK_MAX_PAYLOAD,
+  STREAM_WINDOW,
   writeCallHeader,
-} from "./protocol/messages.ts";
-import { STREAM_WINDOW } from "./runner/executor.ts";
-import type { Logger } from "./util/logger.ts";
-import { IntMap } from "./util/int_map.ts";
-import { type Resolvers, withResolvers } from "./util/promise.ts";
+} from "../protocol/messages.ts";
+import type { Logger } from "../util/logger.ts";
+import { IntMap } from "../util/int_map.ts";
+import { type Resolvers, withResolvers } from "../util/promise.ts";
 
 /** Heartbeat timings (milliseconds). */
 export interface HeartbeatOptions {

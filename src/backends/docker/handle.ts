@@ -1,0 +1,20 @@
+/**
+ * The handle of one runner container: what boot makes and stop, kill and the
+ * backend's bookkeeping use.
+ *
+ * @module
+ */
+
+import type { RunnerHandle } from "../backend.ts";
+
+/** A runner container, as `DockerBackend` tracks it. */
+export interface DockerHandle extends RunnerHandle {
+  /** Resolves with how the container ended and its last log lines. */
+  exited: Promise<string>;
+  /** The container id. */
+  container: string;
+  /** The last lines the container printed. */
+  logTail: string[];
+  /** Aborted when the runner is being stopped: ends the log follow and the wait retries. */
+  stopLogs: AbortController;
+}

@@ -1,0 +1,149 @@
+/**
+ * One call's record, from `pool.call()` to its outcome: the promise the
+ * caller holds, its deadline, its abort listener, its place in the queue and
+ * the link's sink for its result.
+ *
+ * @module
+ */
+
+import { RemoteError, TimeoutError } from "../errors.ts";
+import type { CallTarget } from "../protocol/messages.ts";
+import type { Deadline } from "../util/deadline_timer.ts";
+import { withResolvers } from "../util/promise.ts";
+import type { Runner } from "./placement.ts";
+import type { Waiter } from "./queue.ts";
+import type { CallSink } from "./runner_link.ts";
+
+/** What a {@linkcode PoolCall} needs of its pool. */
+export interface CallHost {
+  /** The call no longer occupies `runner`. */
+  release(runner: Runner): void;
+  /** Queues the call's waiter and grows the pool if it may. */
+  enqueue(waiter: Waiter): void;
+  /** A queued waiter gave up. */
+  unqueue(): void;
+  /** The call settled (before its promise's callbacks run). */
+  ended(call: PoolCall, ok: boolean, value: unknown): void;
+}
+
+/**
+ * One call, from `pool.call()` to its outcome: the promise the caller holds,
+ * the deadline entry, the abort listener and the link's sink, all one object,
+ * so a call costs no closures.
+ */
+export class PoolCall implements CallSink, EventListenerObject {
+  readonly promise: Promise<unknown>;
+  readonly target: CallTarget;
+  readonly startedAt = Date.now();
+  /** `Date.now()` milliseconds when the call times out (`Infinity`: never). */
+  readonly deadline: number;
+  /** Links of the pool's deadline list. */
+  prevDue: Deadline | null | undefined = undefined;
+  nextDue: Deadline | null | undefined = undefined;
+  runner: Runner | undefined;
+  #resolve!: (value: unknown) => void;
+  #reject!: (reason: unknown) => void;
+  #host: CallHost;
+  #body: readonly Uint8Array[];
+  #timeout: number;
+  #signal: AbortSignal | undefined;
+  #onPlaced: ((runnerId: string) => void) | undefined;
+  #callId = 0;
+  #waiter: Waiter | undefined;
+  #settled = false;
+
+  constructor(
+    host: CallHost,
+    target: CallTarget,
+    body: readonly Uint8Array[],
+    timeout: number,
+    signal: AbortSignal | undefined,
+    onPlaced: ((runnerId: string) => void) | undefined,
+  ) {
+    this.promise = new Promise((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    this.#host = host;
+    this.target = target;
+    this.#body = body;
+    this.#timeout = timeout;
+    this.deadline = Number.isFinite(timeout) ? this.startedAt + timeout : Infinity;
+    this.#signal = signal;
+    this.#onPlaced = onPlaced;
+  }
+
+  /** Sends the call to `runner`, which has been taken for it. */
+  send(runner: Runner, waited: boolean): void {
+    this.runner = runner;
+    const remaining = this.deadline === Infinity
+      ? 0
+      : waited
+      ? Math.max(1, this.deadline - Date.now())
+      : this.#timeout;
+    this.#callId = runner.link.call(this.#body, remaining, this);
+    this.#onPlaced?.(runner.id);
+  }
+
+  /** Waits for a runner. */
+  queue(): void {
+    const w = withResolvers<Runner>();
+    this.#waiter = { resolve: w.resolve, reject: w.reject, settled: false };
+    this.#host.enqueue(this.#waiter);
+    w.promise.then((runner) => {
+      // Timed out or aborted while queued: a slot handed over meanwhile goes back.
+      if (this.#settled) this.#host.release(runner);
+      else this.send(runner, true);
+    }, (err) => this.#finish(false, err));
+  }
+
+  /** From the link: the outcome. */
+  settle(ok: boolean, value: unknown): void {
+    this.#finish(ok, ok || this.target.kind !== "fn" ? value : withClosureHint(value));
+  }
+
+  /** From the link: the runner is free of this call. */
+  done(): void {
+    this.#host.release(this.runner!);
+  }
+
+  /** From the deadline timer. */
+  expire(): void {
+    this.#cancel(new TimeoutError(`Call timed out after ${this.#timeout} ms`));
+  }
+
+  /** The caller's signal aborted. */
+  handleEvent(): void {
+    this.#cancel(this.#signal!.reason);
+  }
+
+  #cancel(reason: unknown): void {
+    if (this.#settled) return;
+    const waiter = this.#waiter;
+    if (waiter !== undefined && !waiter.settled) {
+      waiter.settled = true;
+      this.#host.unqueue();
+    }
+    if (this.runner !== undefined && this.#callId !== 0) {
+      this.runner.link.cancel(this.#callId, reason);
+    }
+    this.#finish(false, reason);
+  }
+
+  #finish(ok: boolean, value: unknown): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#signal?.removeEventListener("abort", this);
+    if (ok) this.#resolve(value);
+    else this.#reject(value);
+    this.#host.ended(this, ok, value);
+  }
+}
+
+function withClosureHint(err: unknown): unknown {
+  if (err instanceof RemoteError && err.remoteName === "ReferenceError") {
+    err.message +=
+      " (a function shipped by source cannot use variables from outer scopes; pass them as arguments)";
+  }
+  return err;
+}

@@ -1,0 +1,367 @@
+/**
+ * A runner's life in the pool: the parent's port, booting (start, connect,
+ * authenticate within `bootTimeout`), growing for waiting callers, replacing
+ * runners to keep `min`, shrinking idle ones, stopping, and noticing the ones
+ * that went away.
+ *
+ * @module
+ */
+
+import type { Backend, RunnerHandle } from "../backends/backend.ts";
+import { BootError } from "../errors.ts";
+import { generateSecret } from "../protocol/handshake.ts";
+import { encodeParentEnv, PROTOCOL_VERSION } from "../protocol/parent_env.ts";
+import type { Timer } from "../util/timer.ts";
+import type { PoolEmitter, ShrinkReason } from "./emitter.ts";
+import type { PoolConfig } from "./options.ts";
+import { ParentListener } from "./parent_listener.ts";
+import type { Placement, Runner } from "./placement.ts";
+import { RunnerLink } from "./runner_link.ts";
+
+/** What the lifecycle needs of its pool. */
+export interface LifecycleHost {
+  /** Whether the pool is closing (no more boots). */
+  isClosing(): boolean;
+  /** Capacity changed: serve waiting callers. */
+  dispatch(): void;
+  /** A boot failed: waiters that nothing else can serve get `error`. */
+  bootFailed(error: BootError): void;
+}
+
+/** Boots, replaces, idles out and stops a pool's runners. */
+export class RunnerLifecycle {
+  /** Boots in progress. */
+  booting = 0;
+  /** Boots started and failed. */
+  readonly counts = { boots: 0, bootFailures: 0 };
+  readonly #config: PoolConfig;
+  readonly #backend: Backend;
+  readonly #placement: Placement;
+  readonly #emitter: PoolEmitter;
+  readonly #host: LifecycleHost;
+  #boots = new Set<Promise<void>>();
+  #stops = new Set<Promise<void>>();
+  #listener: Promise<{ listener: ParentListener; dialHost: string }> | undefined;
+  #reaping: Promise<void> | undefined;
+  #replaceTimer: Timer | undefined;
+  #consecutiveBootFailures = 0;
+
+  constructor(
+    config: PoolConfig,
+    backend: Backend,
+    placement: Placement,
+    emitter: PoolEmitter,
+    host: LifecycleHost,
+  ) {
+    this.#config = config;
+    this.#backend = backend;
+    this.#placement = placement;
+    this.#emitter = emitter;
+    this.#host = host;
+  }
+
+  /** Boots enough runners for `queued` waiting callers, within `max`. */
+  grow(queued: number): void {
+    if (this.#host.isClosing()) return;
+    const perRunner = this.#placement.perRunner;
+    let pending = this.booting * perRunner;
+    while (queued > pending && this.#placement.runners.length + this.booting < this.#config.max) {
+      this.#boot();
+      pending += perRunner;
+    }
+  }
+
+  /** Boots runners until `min` are up or booting. */
+  bootToMin(): void {
+    if (this.#host.isClosing()) return;
+    while (this.#placement.runners.length + this.booting < this.#config.min) this.#boot();
+  }
+
+  #ensureListener(): Promise<{ listener: ParentListener; dialHost: string }> {
+    this.#listener ??= (async () => {
+      const address = await this.#backend.prepare();
+      const listener = await ParentListener.open(address.listenHost, 0, {
+        logger: this.#emitter.log,
+      });
+      this.#emitter.log.info(
+        `pool ${this.#config.name}: listening for runners on ${listener.addr.hostname}:${listener.addr.port} (${this.#backend.name} backend)`,
+      );
+      this.#reapLeftovers();
+      return { listener, dialHost: address.dialHost };
+    })();
+    // A failed prepare (engine down, network missing) is retried by the next boot.
+    this.#listener.catch(() => this.#listener = undefined);
+    return this.#listener;
+  }
+
+  /** Removes what earlier parents of this pool's name left behind (in the background). */
+  #reapLeftovers(): void {
+    this.#reaping = this.#backend.reap?.({ pool: this.#config.name }).then((count) => {
+      if (count === 0) return;
+      this.#emitter.emit("flame.runner.reap", {
+        "flame.backend": this.#backend.name,
+        "flame.count": count,
+      });
+    }, (err) => {
+      this.#emitter.log.warn(
+        `pool ${this.#config.name}: cannot reap leftovers: ${(err as Error).message}`,
+      );
+    });
+  }
+
+  #boot(): void {
+    this.booting++;
+    this.counts.boots++;
+    const id = `${this.#config.name}-${crypto.randomUUID().slice(0, 8)}`;
+    const started = Date.now();
+    this.#emitter.emit("flame.runner.boot.start", {}, id);
+    const boot = this.#bootRunner(id).then(
+      (runner) => {
+        this.booting--;
+        this.#consecutiveBootFailures = 0;
+        this.#emitter.emit("flame.runner.boot.end", {
+          "flame.ok": true,
+          "flame.duration_ms": Date.now() - started,
+        }, id);
+        this.#placement.runners.push(runner);
+        if (this.#host.isClosing()) {
+          this.stopRunner(runner, "closed");
+          return;
+        }
+        runner.link.closed.then((reason) => this.#runnerGone(runner, reason));
+        this.#host.dispatch();
+        if (runner.busy === 0) this.scheduleIdle(runner);
+      },
+      (err) => {
+        this.booting--;
+        this.counts.bootFailures++;
+        this.#consecutiveBootFailures++;
+        const error = err instanceof BootError
+          ? err
+          : new BootError(`Cannot boot runner "${id}": ${(err as Error)?.message ?? err}`, {
+            cause: err,
+          });
+        this.#emitter.emit(
+          "flame.runner.boot.end",
+          {
+            "flame.ok": false,
+            "flame.duration_ms": Date.now() - started,
+            "error.message": error.message,
+          },
+          id,
+          error,
+        );
+        this.#host.bootFailed(error);
+        this.#scheduleReplace();
+      },
+    );
+    this.#boots.add(boot);
+    boot.finally(() => this.#boots.delete(boot));
+  }
+
+  async #bootRunner(id: string): Promise<Runner> {
+    const config = this.#config;
+    const { listener, dialHost } = await this.#ensureListener();
+    const secret = generateSecret();
+    const expectation = await listener.expect(id, secret);
+    const controller = new AbortController();
+    const idleBackstop = Math.max(config.idleShutdownAfter, config.minIdleShutdownAfter);
+    const parentEnv = encodeParentEnv({
+      v: PROTOCOL_VERSION,
+      host: dialHost,
+      port: listener.addr.port,
+      id,
+      secret,
+      connectTimeout: config.bootTimeout,
+      heartbeatInterval: config.heartbeatInterval,
+      heartbeatTimeout: config.heartbeatTimeout,
+      // The pool shrinks idle runners itself; the runner's own idle exit is a
+      // backstop that never races the pool's decision.
+      idleTimeout: Number.isFinite(idleBackstop)
+        ? idleBackstop + config.heartbeatTimeout * 2
+        : null,
+    });
+    let handle: RunnerHandle | undefined;
+    let timer: Timer | undefined;
+    try {
+      const timedOut = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          controller.abort();
+          reject(
+            new BootError(
+              `Cannot boot runner "${id}": it did not connect within ${config.bootTimeout} ms`,
+            ),
+          );
+        }, config.bootTimeout);
+      });
+      handle = await Promise.race([
+        this.#backend.boot({
+          id,
+          parentEnv,
+          pool: config.name,
+          signal: controller.signal,
+          onEvent: (name, attributes) => this.#emitter.emit(name, attributes, id),
+        }),
+        timedOut,
+      ]);
+      const started = handle;
+      const conn = await Promise.race([
+        expectation.connection,
+        timedOut,
+        started.exited.then((how) => {
+          throw new BootError(`Cannot boot runner "${id}": it exited before connecting (${how})`);
+        }),
+      ]);
+      this.#emitter.emit("flame.runner.boot.phase", { "flame.phase": "authenticated" }, id);
+      const link = new RunnerLink(id, conn, {
+        interval: config.heartbeatInterval,
+        timeout: config.heartbeatTimeout,
+      }, this.#emitter.log);
+      started.exited.then((how) => link.close(`runner exited: ${how}`));
+      return {
+        id,
+        link,
+        handle: started,
+        busy: 0,
+        served: 0,
+        idleSince: Date.now(),
+        idleTimer: undefined,
+        idleTimerAt: Infinity,
+        stopping: false,
+      };
+    } catch (err) {
+      expectation.cancel();
+      controller.abort();
+      if (handle !== undefined) this.#trackStop(this.#backend.stop(handle));
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #scheduleReplace(): void {
+    if (this.#host.isClosing() || this.#replaceTimer !== undefined) return;
+    if (this.#placement.runners.length + this.booting >= this.#config.min) return;
+    // Back off after failures so a broken image does not spin.
+    const delay = Math.min(30_000, 250 * 2 ** Math.min(this.#consecutiveBootFailures, 7));
+    this.#replaceTimer = setTimeout(() => {
+      this.#replaceTimer = undefined;
+      this.bootToMin();
+    }, this.#consecutiveBootFailures === 0 ? 0 : delay);
+  }
+
+  /** The idle limit that applies to a runner now (`min` runners may have their own). */
+  #idleLimit(): number {
+    return this.#placement.active() > this.#config.min
+      ? this.#config.idleShutdownAfter
+      : this.#config.minIdleShutdownAfter;
+  }
+
+  /** `runner` just became idle: it is stopped once it stays so past its limit. */
+  scheduleIdle(runner: Runner): void {
+    runner.idleSince = Date.now();
+    const limit = this.#idleLimit();
+    if (!Number.isFinite(limit)) return;
+    // An armed timer that fires no later than needed is kept: #idleCheck measures
+    // the idle time and re-arms for the rest. No timer churn per call.
+    const due = runner.idleSince + limit;
+    if (runner.idleTimer !== undefined && runner.idleTimerAt <= due) return;
+    this.#armIdle(runner, limit);
+  }
+
+  #armIdle(runner: Runner, delay: number): void {
+    clearTimeout(runner.idleTimer);
+    runner.idleTimerAt = Date.now() + delay;
+    // Capped at what a timer holds; #idleCheck re-arms for the rest.
+    runner.idleTimer = setTimeout(() => this.#idleCheck(runner), Math.min(delay, 2 ** 31 - 1));
+  }
+
+  #idleCheck(runner: Runner): void {
+    runner.idleTimer = undefined;
+    runner.idleTimerAt = Infinity;
+    if (runner.busy > 0 || runner.stopping || this.#host.isClosing()) return;
+    const limit = this.#idleLimit();
+    if (!Number.isFinite(limit)) return;
+    const idleFor = Date.now() - runner.idleSince;
+    if (idleFor >= limit) {
+      this.stopRunner(runner, "idle");
+    } else {
+      this.#armIdle(runner, limit - idleFor);
+    }
+  }
+
+  /** Takes `runner` out of service: shuts its link down (letting calls finish), then stops it. */
+  stopRunner(runner: Runner, reason: ShrinkReason): void {
+    if (runner.stopping) return;
+    runner.stopping = true;
+    clearTimeout(runner.idleTimer);
+    this.#emitter.emit("flame.runner.shrink", { "flame.reason": reason }, runner.id);
+    const shutdownTimeout = this.#config.shutdownTimeout;
+    const stop = (async () => {
+      if (!runner.link.isClosed) {
+        runner.link.shutdown(reason === "closed" ? 0 : shutdownTimeout);
+        let timer: Timer | undefined;
+        await Promise.race([
+          runner.link.closed,
+          new Promise((r) => timer = setTimeout(r, Math.min(shutdownTimeout, 5000))),
+        ]);
+        clearTimeout(timer);
+        runner.link.close(`stopped (${reason})`);
+      }
+      await this.#backend.stop(runner.handle);
+    })().catch((err) => {
+      this.#emitter.log.error(
+        `pool ${this.#config.name}: cannot stop runner ${runner.id}: ${err.message}`,
+      );
+    });
+    this.#trackStop(stop);
+  }
+
+  #trackStop(stop: Promise<void>): void {
+    const tracked = stop.catch((err) => {
+      this.#emitter.log.error(
+        `pool ${this.#config.name}: stopping a runner failed: ${err?.message ?? err}`,
+      );
+    });
+    this.#stops.add(tracked);
+    tracked.finally(() => this.#stops.delete(tracked));
+  }
+
+  #runnerGone(runner: Runner, reason: string): void {
+    if (!this.#placement.remove(runner)) return;
+    clearTimeout(runner.idleTimer);
+    if (!runner.stopping) {
+      runner.stopping = true;
+      this.#emitter.emit("flame.runner.shrink", {
+        "flame.reason": "exited",
+        "error.message": reason,
+      }, runner.id);
+      this.#trackStop(this.#backend.stop(runner.handle));
+    }
+    if (this.#host.isClosing()) return;
+    this.#scheduleReplace();
+    this.#host.dispatch();
+  }
+
+  /** No more replacement boots (the pool is closing). */
+  cancelReplace(): void {
+    clearTimeout(this.#replaceTimer);
+  }
+
+  /** Waits for boots in progress, then stops every runner and waits until all are stopped. */
+  async stopAll(): Promise<void> {
+    while (this.#boots.size > 0) await Promise.allSettled([...this.#boots]);
+    for (const runner of this.#placement.runners.slice()) this.stopRunner(runner, "closed");
+    while (this.#stops.size > 0) await Promise.allSettled([...this.#stops]);
+    this.#placement.runners.length = 0;
+  }
+
+  /** Closes the parent's port and waits for the start-up reap. */
+  async release(): Promise<void> {
+    if (this.#listener) {
+      const ready = await this.#listener.catch(() => undefined);
+      await ready?.listener.close();
+    }
+    await this.#reaping;
+  }
+}
