@@ -1,7 +1,7 @@
 /**
  * The few process facts and actions the parent side needs, on Deno or
  * Node.js: environment, host name, pid, working directory, file existence,
- * timer unref, and spawning a child process. Sockets live in `transport.ts`.
+ * small file reads, timer unref, and spawning a child process. Sockets live in `transport.ts`.
  *
  * @module
  */
@@ -83,6 +83,33 @@ export async function pathExists(path: string): Promise<boolean> {
 }
 
 /**
+ * Reads a small text file synchronously (Docker's `config.json`, a context's
+ * `meta.json`, PEM files), so endpoint discovery can list its candidates
+ * without awaiting.
+ *
+ * @param path The file.
+ * @returns Its text, or `undefined` when it (or a directory above it) does not exist.
+ * @throws {Error} When it exists but cannot be read (permission denied, a directory, …).
+ */
+export function readTextFileSync(path: string): string | undefined {
+  try {
+    if (isDeno) return Deno.readTextFileSync(path);
+    return nodeModule<{ readFileSync(p: string, encoding: "utf8"): string }>("node:fs")
+      .readFileSync(path, "utf8");
+  } catch (error) {
+    if (
+      isDeno &&
+      (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory)
+    ) {
+      return undefined;
+    }
+    const code = (error as { code?: unknown }).code;
+    if (!isDeno && (code === "ENOENT" || code === "ENOTDIR")) return undefined;
+    throw error;
+  }
+}
+
+/**
  * Lets a timer not keep the process alive.
  *
  * @param timer What `setTimeout`/`setInterval` returned.
@@ -94,10 +121,12 @@ export function unrefTimer(timer: ReturnType<typeof setTimeout>): void {
 
 /** How a child process ended. */
 export interface ChildStatus {
-  /** The exit code (`null` when killed by a signal). */
+  /** The exit code (`null` when killed by a signal or never started). */
   code: number | null;
   /** The signal that killed it, if any. */
   signal: string | null;
+  /** Why it could not be started (Node.js reports that after the spawn), if so. */
+  error?: string;
 }
 
 /** A spawned child process. */
@@ -160,7 +189,7 @@ export function spawn(command: string, args: string[], options: SpawnOptions): C
   });
   const status = new Promise<ChildStatus>((resolve) => {
     child.once("exit", (code, signal) => resolve({ code, signal }));
-    child.once("error", () => resolve({ code: 127, signal: null }));
+    child.once("error", (error) => resolve({ code: null, signal: null, error: error.message }));
   });
   return {
     pid: child.pid ?? 0,
@@ -172,11 +201,105 @@ export function spawn(command: string, args: string[], options: SpawnOptions): C
   };
 }
 
+/** Where {@linkcode findCommand} or {@linkcode findDeno} found an executable, or where they looked. */
+export interface CommandLookup {
+  /** The executable, or `undefined` when none was found. */
+  path: string | undefined;
+  /** Each place looked at without success, and what was there. */
+  looked: string[];
+}
+
 /**
- * The Deno executable to start runners with: this one on Deno, `deno` from `PATH` elsewhere.
+ * Whether `path` is known not to be a file (`false` when it is one or cannot be checked).
  *
- * @returns The command.
+ * @param path The path.
+ * @returns Whether it is known to be missing.
  */
-export function denoExecutable(): string {
-  return isDeno ? Deno.execPath() : env("DENO_BIN") ?? "deno";
+export function isMissingFile(path: string): boolean {
+  try {
+    if (isDeno) return !Deno.statSync(path).isFile;
+    return !nodeModule<{ statSync(p: string): { isFile(): boolean } }>("node:fs").statSync(path)
+      .isFile();
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    return isDeno ? error instanceof Deno.errors.NotFound : code === "ENOENT" || code === "ENOTDIR";
+  }
+}
+
+/**
+ * Finds a command as a child process would be started with it: a name with a
+ * slash is a path (relative to `dir`), any other is looked up on `PATH`. When
+ * existence cannot be checked (no read or env permission on Deno), the
+ * command is returned as given.
+ *
+ * @param command A path or a name.
+ * @param dir The directory a relative path is relative to.
+ * @returns Its path, or where it was looked for.
+ */
+export function findCommand(command: string, dir: string = cwd()): CommandLookup {
+  const windows = (nodeProcess as { platform?: string } | undefined)?.platform === "win32";
+  if (command.includes("/") || (windows && command.includes("\\"))) {
+    const path = command.startsWith("/") || /^[a-z]:/i.test(command)
+      ? command
+      : `${dir}/${command}`;
+    return isMissingFile(path)
+      ? { path: undefined, looked: [`no such file "${command}"`] }
+      : { path: command, looked: [] };
+  }
+  let pathEnv: string | undefined;
+  try {
+    pathEnv = env("PATH");
+  } catch {
+    return { path: command, looked: [] };
+  }
+  const dirs = (pathEnv ?? "").split(windows ? ";" : ":").filter((d) => d !== "");
+  const names = windows ? [`${command}.exe`, command] : [command];
+  for (const d of dirs) {
+    for (const name of names) {
+      const candidate = `${d}/${name}`;
+      if (!isMissingFile(candidate)) return { path: candidate, looked: [] };
+    }
+  }
+  const shown = dirs.join(windows ? ";" : ":") || "empty";
+  return { path: undefined, looked: [`no "${command}" in PATH (${shown})`] };
+}
+
+/**
+ * Finds the Deno executable to start runners with. On Deno: this one. Elsewhere:
+ * `$DENO_BIN` if set, else `deno` on `PATH`, else the binary of the `deno` npm
+ * package (a dependency of this package's npm build).
+ *
+ * @returns Its path, or every place looked at.
+ */
+export function findDeno(): CommandLookup {
+  if (isDeno) return { path: Deno.execPath(), looked: [] };
+  const fromEnv = env("DENO_BIN");
+  if (fromEnv) {
+    const found = findCommand(fromEnv);
+    return found.path === undefined
+      ? { path: undefined, looked: found.looked.map((l) => `DENO_BIN: ${l}`) }
+      : found;
+  }
+  const looked = ["DENO_BIN: not set"];
+  const onPath = findCommand("deno");
+  if (onPath.path !== undefined) return onPath;
+  looked.push(...onPath.looked);
+  try {
+    // The npm package's own resolver: its binary, copied from the platform package.
+    const require = nodeModule<{ createRequire(from: string): (id: string) => unknown }>(
+      "node:module",
+    ).createRequire(import.meta.url);
+    const install = require("deno/install_api.cjs") as { runInstall(): string };
+    return { path: install.runInstall(), looked: [] };
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    looked.push(
+      code === "MODULE_NOT_FOUND" && /deno\/install_api/.test((error as Error).message)
+        ? `the "deno" npm package: not installed (looked from ${
+          new URL(".", import.meta.url).pathname
+        })`
+        : `the "deno" npm package: ${(error as Error).message.split("\n")[0]}`,
+    );
+  }
+  return { path: undefined, looked };
 }

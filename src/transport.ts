@@ -1,12 +1,18 @@
 /**
- * The only place that opens sockets: `Deno.connect`/`Deno.listen` on Deno,
- * `node:net` on Node.js, behind one small interface. Everything above it
- * (frames, the Docker client's HTTP) reads and writes a {@linkcode Socket}.
+ * The only place that opens sockets: `Deno.connect`/`Deno.connectTls`/`Deno.listen`
+ * on Deno, `node:net`/`node:tls` on Node.js, behind one small interface.
+ * Everything above it (frames, the Docker client's HTTP) reads and writes a
+ * {@linkcode Socket}.
+ *
+ * Over ~400 lines because each way to connect has its Deno and its Node.js
+ * half side by side, so the two stay alike. The byte stream over a child
+ * process (`ssh … docker system dial-stdio`) is in `process_socket.ts`.
  *
  * @module
  */
 
 import type * as NodeNet from "node:net";
+import type * as NodeTls from "node:tls";
 
 /** A connected byte stream (a `Deno.Conn` satisfies it). */
 export interface Socket {
@@ -124,6 +130,278 @@ export async function connectUnix(path: string): Promise<Socket> {
   return await Deno.connect({ transport: "unix", path });
 }
 
+/** Why a TLS connection failed, in runtime-neutral words. */
+export type TlsErrorKind =
+  /** The peer's certificate does not chain to a trusted CA (or is expired or malformed). */
+  | "untrusted"
+  /** The peer's certificate is valid but does not name the host dialed. */
+  | "wrong-name"
+  /** The peer refused the handshake with an alert (no client certificate, or an untrusted one). */
+  | "rejected"
+  /** The peer answered with something that is not TLS (a plain HTTP server). */
+  | "not-tls"
+  /** The handshake got no answer within its timeout. */
+  | "silent";
+
+const NODE_UNTRUSTED = new Set([
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "CERT_SIGNATURE_FAILURE",
+  "CERT_UNTRUSTED",
+  "CERT_REJECTED",
+  "CERT_CHAIN_TOO_LONG",
+  "INVALID_CA",
+  "INVALID_PURPOSE",
+]);
+
+const NODE_NOT_TLS = new Set([
+  "ERR_SSL_WRONG_VERSION_NUMBER",
+  "ERR_SSL_PACKET_LENGTH_TOO_LONG",
+  "ERR_SSL_HTTP_REQUEST",
+  "ERR_SSL_RECORD_LAYER_FAILURE",
+]);
+
+/**
+ * Classifies a TLS failure from either runtime (rustls on Deno, OpenSSL on Node.js).
+ *
+ * @param err What a TLS connect, handshake, read or write threw.
+ * @returns The kind, or `undefined` for anything else.
+ *
+ * @example
+ * ```ts
+ * import { tlsErrorKind } from "./transport.ts";
+ * console.assert(tlsErrorKind(new Error("invalid peer certificate: UnknownIssuer")) === "untrusted");
+ * console.assert(tlsErrorKind(Object.assign(new Error("x"), { code: "ERR_SSL_WRONG_VERSION_NUMBER" })) === "not-tls");
+ * ```
+ */
+export function tlsErrorKind(err: unknown): TlsErrorKind | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === "string") {
+    if (code === "ERR_TLS_HANDSHAKE_TIMEOUT") return "silent";
+    if (code === "ERR_TLS_CERT_ALTNAME_INVALID") return "wrong-name";
+    if (NODE_UNTRUSTED.has(code)) return "untrusted";
+    if (NODE_NOT_TLS.has(code)) return "not-tls";
+    if (/^ERR_SSL_.*ALERT/.test(code)) return "rejected";
+  }
+  if (!(err instanceof Error)) return undefined;
+  const message = err.message;
+  if (/invalid peer certificate: NotValidForName/i.test(message)) return "wrong-name";
+  if (/invalid peer certificate/i.test(message)) return "untrusted";
+  if (/received fatal alert/i.test(message)) return "rejected";
+  if (/received corrupt message|InvalidContentType|wrong version number/i.test(message)) {
+    return "not-tls";
+  }
+  return undefined;
+}
+
+/** Options for {@linkcode connectTls}. */
+export interface TlsConnectOptions {
+  /**
+   * Verify the peer's certificate chain and that it names the host dialed.
+   * Deno's own TLS always verifies the chain, so without verification
+   * `node:tls` is used on Deno too.
+   *
+   * @default {true}
+   */
+  verify?: boolean;
+  /**
+   * PEM CA certificates the peer's certificate may chain to. On Deno they
+   * are trusted besides the built-in roots; on Node.js instead of them.
+   */
+  caCerts?: string[];
+  /** PEM client certificate (chain) for mutual TLS; needs `key`. */
+  cert?: string;
+  /** PEM private key of `cert`. */
+  key?: string;
+  /**
+   * Milliseconds the connect and the handshake may take together.
+   *
+   * @default {10000}
+   */
+  handshakeTimeout?: number;
+  /** Aborts the connect and the handshake. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Opens a TLS connection and completes the handshake, so a refused
+ * certificate fails here rather than on the first read (except a client
+ * certificate the peer refuses after a TLS 1.3 handshake: that surfaces as
+ * an alert on the first read; see {@linkcode tlsErrorKind}).
+ *
+ * @param hostname Host to dial; also the name the certificate must carry.
+ * @param port Port to dial.
+ * @param options Verification, CA, client certificate, timeout, signal.
+ * @returns The connected socket.
+ * @throws {TypeError} When only one of `cert` and `key` is given.
+ * @throws {RangeError} For a `handshakeTimeout` that is not a positive number.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { connectTls } from "./transport.ts";
+ *
+ * await assert.rejects(
+ *   connectTls("127.0.0.1", 2376, { cert: "-----BEGIN CERTIFICATE-----" }),
+ *   TypeError,
+ * );
+ * ```
+ */
+export async function connectTls(
+  hostname: string,
+  port: number,
+  options: TlsConnectOptions = {},
+): Promise<Socket> {
+  if ((options.cert === undefined) !== (options.key === undefined)) {
+    throw new TypeError(
+      `Cannot connect to "${hostname}:${port}" over TLS: a client certificate needs its key (give both cert and key, or neither)`,
+    );
+  }
+  const timeout = options.handshakeTimeout ?? 10_000;
+  if (!(timeout > 0 && timeout <= 2 ** 31 - 1)) {
+    throw new RangeError(
+      `Cannot connect to "${hostname}:${port}" over TLS: invalid handshakeTimeout ${timeout}`,
+    );
+  }
+  options.signal?.throwIfAborted();
+  const onTimeout = () =>
+    Object.assign(
+      new Error(`TLS handshake with "${hostname}:${port}" got no answer within ${timeout} ms`),
+      { code: "ERR_TLS_HANDSHAKE_TIMEOUT" },
+    );
+  return isDeno && options.verify !== false
+    ? await denoConnectTls(hostname, port, options, timeout, onTimeout)
+    : await nodeConnectTls(hostname, port, options, timeout, onTimeout);
+}
+
+async function denoConnectTls(
+  hostname: string,
+  port: number,
+  options: TlsConnectOptions,
+  timeout: number,
+  onTimeout: () => Error,
+): Promise<Socket> {
+  const tlsOptions: Deno.ConnectTlsOptions & Partial<Deno.TlsCertifiedKeyPem> = {
+    hostname,
+    port,
+  };
+  if (options.caCerts !== undefined) tlsOptions.caCerts = options.caCerts;
+  if (options.cert !== undefined && options.key !== undefined) {
+    tlsOptions.cert = options.cert;
+    tlsOptions.key = options.key;
+  }
+  const closeQuietly = (conn: Deno.TlsConn | undefined) => {
+    try {
+      conn?.close();
+    } catch {
+      // Already closed.
+    }
+  };
+  let conn: Deno.TlsConn | undefined;
+  const opening = (async () => {
+    const opened = conn = await Deno.connectTls(tlsOptions as Deno.ConnectTlsOptions);
+    try {
+      await opened.handshake();
+    } catch (error) {
+      closeQuietly(opened);
+      throw error;
+    }
+    return opened;
+  })();
+  return await bounded(opening, {
+    timeout,
+    signal: options.signal,
+    onTimeout,
+    stop: () => closeQuietly(conn),
+    discard: closeQuietly,
+  });
+}
+
+async function nodeConnectTls(
+  hostname: string,
+  port: number,
+  options: TlsConnectOptions,
+  timeout: number,
+  onTimeout: () => Error,
+): Promise<Socket> {
+  const [net, tls] = await Promise.all([loadNet(), loadTls()]);
+  const tlsOptions: NodeTls.ConnectionOptions = {
+    host: hostname,
+    port,
+    rejectUnauthorized: options.verify !== false,
+  };
+  // Node checks the certificate against `servername ?? host`; an IP must not be sent as SNI.
+  if (net.isIP(hostname) === 0) tlsOptions.servername = hostname;
+  if (options.caCerts !== undefined) tlsOptions.ca = options.caCerts;
+  if (options.cert !== undefined && options.key !== undefined) {
+    tlsOptions.cert = options.cert;
+    tlsOptions.key = options.key;
+  }
+  const sock = tls.connect(tlsOptions);
+  const opening = new Promise<NodeTls.TLSSocket>((resolve, reject) => {
+    const onError = (err: Error) => {
+      sock.destroy();
+      reject(err);
+    };
+    sock.once("error", onError);
+    sock.once("secureConnect", () => {
+      sock.removeListener("error", onError);
+      sock.setNoDelay(true);
+      resolve(sock);
+    });
+  });
+  const ready = await bounded(opening, {
+    timeout,
+    signal: options.signal,
+    onTimeout,
+    stop: () => sock.destroy(),
+    discard: () => sock.destroy(),
+  });
+  return new NodeSocket(ready, ready, () => ready.destroy());
+}
+
+interface BoundedOptions<T> {
+  timeout: number;
+  signal: AbortSignal | undefined;
+  onTimeout: () => Error;
+  /** Abandons the attempt (closes what is half open). */
+  stop: () => void;
+  /** Closes what the attempt opened after all, once it was abandoned. */
+  discard: (value: T) => void;
+}
+
+/** Settles with `opening` unless the timeout or the signal comes first. */
+function bounded<T>(opening: Promise<T>, options: BoundedOptions<T>): Promise<T> {
+  const { signal } = options;
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    const settle = (): boolean => {
+      if (settled) return false;
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+      return true;
+    };
+    const abandon = (reason: unknown) => {
+      if (!settle()) return;
+      options.stop();
+      reject(reason);
+    };
+    const onAbort = () => abandon(signal!.reason);
+    const timer = setTimeout(() => abandon(options.onTimeout()), options.timeout);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    opening.then(
+      (value) => settle() ? resolve(value) : options.discard(value),
+      (error) => settle() && reject(error),
+    );
+  });
+}
+
 /**
  * Listens on TCP; accepted sockets have Nagle's algorithm off.
  *
@@ -149,40 +427,78 @@ export async function listenTcp(hostname: string, port: number): Promise<Listene
 
 let nodeNet: Promise<typeof NodeNet> | undefined;
 const loadNet = () => nodeNet ??= import("node:net");
+let nodeTls: Promise<typeof NodeTls> | undefined;
+const loadTls = () => nodeTls ??= import("node:tls");
 
 /** Bytes buffered from a node socket before it is paused (back-pressure). */
 const NODE_HIGH_WATER = 1024 * 1024;
 
-function closedError(): Error {
+/**
+ * The error a closed socket's `write()` rejects with (classified as `"closed"`).
+ *
+ * @returns The error.
+ */
+export function closedError(): Error {
   return Object.assign(new Error("Socket is closed"), { code: "ERR_SOCKET_CLOSED" });
 }
 
-/** `read()`/`write()` over a `node:net` socket. */
-class NodeSocket implements Socket {
-  #sock: NodeNet.Socket;
+/** The readable half of a node stream, as {@linkcode NodeSocket} uses it. */
+export interface NodeInput {
+  on(event: "data", listener: (chunk: Uint8Array) => void): unknown;
+  on(event: "end" | "close", listener: () => void): unknown;
+  on(event: "error", listener: (err: Error) => void): unknown;
+  pause(): unknown;
+  resume(): unknown;
+  isPaused(): boolean;
+}
+
+/** The writable half of a node stream, as {@linkcode NodeSocket} uses it. */
+export interface NodeOutput {
+  readonly destroyed: boolean;
+  write(chunk: Uint8Array, callback: (err?: Error | null) => void): boolean;
+  on(event: "error", listener: (err: Error) => void): unknown;
+}
+
+/**
+ * `read()`/`write()` over a node stream: a `node:net` or `node:tls` socket,
+ * or a child's stdout and stdin (for `process_socket.ts`).
+ */
+export class NodeSocket implements Socket {
+  #input: NodeInput;
+  #output: NodeOutput;
+  #destroy: () => void;
   #chunks: Uint8Array[] = [];
   #buffered = 0;
   #ended = false;
   #error: unknown;
   #wake: (() => void) | undefined;
 
-  constructor(sock: NodeNet.Socket) {
-    this.#sock = sock;
-    sock.on("data", (chunk: Uint8Array) => {
+  /**
+   * @param input Where bytes are read from.
+   * @param output Where bytes are written to (the same stream for a socket).
+   * @param destroy Closes both.
+   */
+  constructor(input: NodeInput, output: NodeOutput, destroy: () => void) {
+    this.#input = input;
+    this.#output = output;
+    this.#destroy = destroy;
+    input.on("data", (chunk: Uint8Array) => {
       this.#chunks.push(chunk);
       this.#buffered += chunk.length;
-      if (this.#buffered > NODE_HIGH_WATER) sock.pause();
+      if (this.#buffered > NODE_HIGH_WATER) input.pause();
       this.#notify();
     });
-    sock.on("end", () => {
+    input.on("end", () => {
       this.#ended = true;
       this.#notify();
     });
-    sock.on("error", (err) => {
+    const onError = (err: Error) => {
       this.#error ??= err;
       this.#notify();
-    });
-    sock.on("close", () => {
+    };
+    input.on("error", onError);
+    if ((output as unknown) !== input) output.on("error", onError);
+    input.on("close", () => {
       this.#ended = true;
       this.#notify();
     });
@@ -209,21 +525,21 @@ class NodeSocket implements Socket {
     if (n === head.length) this.#chunks.shift();
     else this.#chunks[0] = head.subarray(n);
     this.#buffered -= n;
-    if (this.#buffered <= NODE_HIGH_WATER / 2 && this.#sock.isPaused()) this.#sock.resume();
+    if (this.#buffered <= NODE_HIGH_WATER / 2 && this.#input.isPaused()) this.#input.resume();
     return n;
   }
 
   write(p: Uint8Array): Promise<number> {
-    if (this.#sock.destroyed) return Promise.reject(closedError());
+    if (this.#output.destroyed) return Promise.reject(closedError());
     return new Promise((resolve, reject) => {
       // The callback runs once the bytes are handed to the kernel, so `p` may be reused after.
-      this.#sock.write(p, (err) => err ? reject(err) : resolve(p.length));
+      this.#output.write(p, (err) => err ? reject(err) : resolve(p.length));
     });
   }
 
   close(): void {
     this.#ended = true;
-    this.#sock.destroy();
+    this.#destroy();
     this.#notify();
   }
 }
@@ -249,7 +565,7 @@ async function nodeConnect(
     sock.once("connect", () => {
       signal?.removeEventListener("abort", onAbort);
       sock.removeListener("error", onError);
-      resolve(new NodeSocket(sock));
+      resolve(new NodeSocket(sock, sock, () => sock.destroy()));
     });
   });
 }
@@ -261,7 +577,7 @@ async function nodeListen(hostname: string, port: number): Promise<Listener> {
   let closed = false;
   const server = net.createServer({ noDelay: true, pauseOnConnect: false }, (sock) => {
     const waiter = waiting.shift();
-    if (waiter) waiter.resolve(new NodeSocket(sock));
+    if (waiter) waiter.resolve(new NodeSocket(sock, sock, () => sock.destroy()));
     else pending.push(sock);
   });
   await new Promise<void>((resolve, reject) => {
@@ -277,7 +593,7 @@ async function nodeListen(hostname: string, port: number): Promise<Listener> {
     accept: () => {
       if (closed) return Promise.reject(closedError());
       const sock = pending.shift();
-      if (sock) return Promise.resolve(new NodeSocket(sock));
+      if (sock) return Promise.resolve(new NodeSocket(sock, sock, () => sock.destroy()));
       return new Promise((resolve, reject) => waiting.push({ resolve, reject }));
     },
     close: () => {

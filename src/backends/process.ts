@@ -4,16 +4,30 @@
  * @module
  */
 
-import { type Child, denoExecutable, spawn } from "../runtime.ts";
+import {
+  type Child,
+  type ChildStatus,
+  cwd,
+  findCommand,
+  findDeno,
+  isMissingFile,
+  spawn,
+} from "../runtime.ts";
+import { BootError } from "../errors.ts";
 import type { Backend, BootSpec, ParentAddress, RunnerHandle } from "./backend.ts";
 
 /** Options for {@linkcode ProcessBackend}. */
 export interface ProcessBackendOptions {
-  /** The runner script (path or URL). Defaults to this package's `runner.ts`. */
+  /**
+   * The runner script (path or URL). Defaults to this package's own runner
+   * (`runner.ts`; `runner.js` in the npm package).
+   */
   runner?: string | URL;
   /**
-   * The Deno executable. Defaults to this Deno (`Deno.execPath()`); on Node.js,
-   * `$DENO_BIN` or else `deno`.
+   * The Deno executable (a path, or a name looked up on `PATH`). Defaults to
+   * this Deno (`Deno.execPath()`); on Node.js, `$DENO_BIN`, else `deno` on
+   * `PATH`, else the binary of the `deno` npm package (a dependency of this
+   * package on npm).
    */
   deno?: string;
   /**
@@ -46,6 +60,28 @@ const DEFAULTS = {
   stopTimeout: 5_000,
   stderrLines: 20,
 } as const;
+
+/** `ts` from the sources, `js` in the npm build: the default runner sits beside this module's root. */
+const OWN_EXTENSION = import.meta.url.endsWith(".js") ? "js" : "ts";
+
+/** What a runner's exit code means, beyond the number. */
+const EXIT_MEANINGS: Record<number, string> = {
+  2: "the runner found FLAME_PARENT missing or invalid",
+  3: "the runner could not reach the parent",
+  4: "the runner and the parent failed to authenticate each other",
+  126: "a command could not be executed (not executable, or a directory)",
+  127: "a command was not found (a missing interpreter, or a wrapper script calling one)",
+};
+
+/** How a runner process ended, in words. */
+function describeExit(status: ChildStatus, deno: string): string {
+  if (status.error !== undefined) return `"${deno}" could not be started: ${status.error}`;
+  if (status.signal) return `killed by ${status.signal}`;
+  const meaning = EXIT_MEANINGS[status.code ?? -1];
+  return meaning === undefined
+    ? `exit code ${status.code}`
+    : `exit code ${status.code}: ${meaning}`;
+}
 
 interface ProcessHandle extends RunnerHandle {
   child: Child;
@@ -147,7 +183,9 @@ export class ProcessBackend implements Backend {
    * one can add to it.
    *
    * @param spec The boot spec.
-   * @returns The handle; `exited` resolves with the exit status and the last stderr lines.
+   * @returns The handle; `exited` resolves with the exit status (in words) and the last stderr lines.
+   * @throws {BootError} (as a rejection) When no Deno executable is found (the
+   * message says where it looked and how to fix it) or the runner script does not exist.
    *
    * @example Seeing how runners exit
    * ```ts
@@ -174,18 +212,34 @@ export class ProcessBackend implements Backend {
    * ```
    */
   boot(spec: BootSpec): Promise<RunnerHandle> {
-    const runner = this.#opts.runner ?? new URL("../../runner.ts", import.meta.url);
-    const script = runner instanceof URL
-      ? (runner.protocol === "file:" ? decodeURIComponent(runner.pathname) : runner.href)
-      : runner;
-    const child = spawn(this.#opts.deno ?? denoExecutable(), [
-      "run",
-      ...(this.#opts.denoArgs ?? DEFAULTS.denoArgs),
-      script,
-    ], {
-      env: { ...this.#opts.env, FLAME_PARENT: spec.parentEnv },
-      ...(this.#opts.cwd === undefined ? {} : { cwd: this.#opts.cwd }),
-    });
+    try {
+      return Promise.resolve(this.#start(spec));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  #start(spec: BootSpec): ProcessHandle {
+    const deno = this.#deno();
+    const script = this.#runner();
+    const problem = deno.problem ?? script.problem;
+    if (problem !== undefined) throw new BootError(`Cannot boot runner "${spec.id}": ${problem}`);
+    let child: Child;
+    try {
+      child = spawn(
+        deno.path,
+        ["run", ...(this.#opts.denoArgs ?? DEFAULTS.denoArgs), script.path],
+        {
+          env: { ...this.#opts.env, FLAME_PARENT: spec.parentEnv },
+          ...(this.#opts.cwd === undefined ? {} : { cwd: this.#opts.cwd }),
+        },
+      );
+    } catch (error) {
+      throw new BootError(
+        `Cannot boot runner "${spec.id}": cannot run "${deno.path}": ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
     const tail: string[] = [];
     const keep = this.#opts.stderrLines ?? DEFAULTS.stderrLines;
     const drained = (async () => {
@@ -203,12 +257,47 @@ export class ProcessBackend implements Backend {
     })().catch(() => {});
     const exited = Promise.all([child.status, drained]).then(([status]) => {
       this.#running.delete(handle);
-      const how = status.signal ? `killed by ${status.signal}` : `exit code ${status.code}`;
+      const how = describeExit(status, deno.path);
       return tail.length > 0 ? `${how}; last stderr lines:\n${tail.join("\n")}` : how;
     });
     const handle: ProcessHandle = { id: spec.id, exited, child };
     this.#running.add(handle);
-    return Promise.resolve(handle);
+    return handle;
+  }
+
+  /** The Deno to start; else where it was looked for, and how to fix that. */
+  #deno(): { path: string; problem?: string } {
+    const given = this.#opts.deno;
+    const found = given === undefined ? findDeno() : findCommand(given, this.#opts.cwd ?? cwd());
+    if (found.path !== undefined) return { path: found.path };
+    const problem = given === undefined
+      ? `no Deno executable found (${found.looked.join("; ")}): install Deno ` +
+        '(https://deno.com) or the "deno" npm package (npm install deno), or set DENO_BIN ' +
+        'or the "deno" option of ProcessBackend to a Deno executable'
+      : `no Deno executable found for ProcessBackend option "deno" (${found.looked.join("; ")}): ` +
+        "give the path of a Deno executable, or leave the option out to use the default";
+    return { path: given ?? "deno", problem };
+  }
+
+  /** The runner script; when it is a local file that does not exist, which one and why. */
+  #runner(): { path: string; problem?: string } {
+    const given = this.#opts.runner;
+    const runner = given ?? new URL(`../../runner.${OWN_EXTENSION}`, import.meta.url);
+    const url = runner instanceof URL
+      ? runner
+      : /^[a-z][a-z0-9+.-]+:/i.test(runner)
+      ? new URL(runner)
+      : undefined;
+    // Other URLs (https:, jsr:, npm:) are Deno's to fetch, and to report.
+    if (url !== undefined && url.protocol !== "file:") return { path: url.href };
+    const path = url === undefined ? runner as string : decodeURIComponent(url.pathname);
+    const dir = this.#opts.cwd ?? cwd();
+    if (!isMissingFile(path.startsWith("/") ? path : `${dir}/${path}`)) return { path };
+    const whose = given === undefined
+      ? `this package's own runner, resolved from ${import.meta.url}; if this code was ` +
+        'bundled, set the "runner" option of ProcessBackend to the runner file'
+      : `ProcessBackend option "runner"${path.startsWith("/") ? "" : `, relative to ${dir}`}`;
+    return { path, problem: `the runner script "${path}" does not exist (${whose})` };
   }
 
   /**

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { connectEndpoint } from "../docker/connection.ts";
+import { hostParentAddress, vmEngineOf } from "../backends/docker/host_address.ts";
 import { MAX_API_VERSION, MIN_API_VERSION } from "../docker/client.ts";
 import type { DockerClient } from "../docker/client.ts";
 import { DockerError } from "../docker/errors.ts";
@@ -74,10 +76,17 @@ function missingFix(source: DockerEndpointSource, path: string): string {
       return `check the path given with --socket ("${path}")`;
     case "DOCKER_HOST":
       return `point DOCKER_HOST at the engine's socket, or unset it`;
-    case "XDG_RUNTIME_DIR":
-      return "start rootless Docker (systemctl --user start docker), or ignore this if the engine is rootful";
+    case "DOCKER_CONTEXT":
+    case "context":
+      return `point the context at the engine's socket (docker context update NAME --docker host=…), or ${
+        source === "context" ? "docker context use default" : "unset DOCKER_CONTEXT"
+      }`;
     case "default":
       return "start the engine (sudo systemctl start docker); in a container, mount the socket: -v /var/run/docker.sock:/var/run/docker.sock";
+    case "XDG_RUNTIME_DIR":
+      return "start rootless Docker (systemctl --user start docker), or ignore this if the engine is rootful";
+    default:
+      return `start ${source} if it is the engine to use, or ignore this (tried only because /var/run/docker.sock is missing)`;
   }
 }
 
@@ -93,12 +102,18 @@ export async function tryCandidate(
   candidate: DockerEndpointCandidate,
   report: Report,
 ): Promise<boolean> {
-  const from = `(from ${candidate.source === "option" ? "--socket" : candidate.source})`;
+  const context = candidate.context === undefined ? "" : ` "${candidate.context}"`;
+  const from = `(from ${candidate.source === "option" ? "--socket" : candidate.source}${context})`;
   const endpoint = candidate.endpoint;
   if (endpoint === undefined) {
+    const what = candidate.context !== undefined
+      ? "context"
+      : candidate.source === "context"
+      ? "docker config"
+      : `socket "${candidate.value}"`;
     report.fail(
-      `socket "${candidate.value}" ${from}: ${candidate.problem ?? "unusable"}`,
-      "use a unix:///path or tcp://host:port address",
+      `${what} ${from}: ${candidate.problem ?? "unusable"}`,
+      candidate.fix ?? "use a unix:///path, tcp://host:port or ssh://host address",
     );
     return false;
   }
@@ -123,8 +138,8 @@ export async function tryCandidate(
         }) can read and write it`,
       );
     } else {
-      const conn = await Deno.connect({ hostname: endpoint.hostname, port: endpoint.port });
-      conn.close();
+      const socket = await connectEndpoint(endpoint);
+      socket.close();
       report.ok(`socket ${url} ${from}: connected`);
     }
     return true;
@@ -179,11 +194,15 @@ export async function checkEngine(client: DockerClient, report: Report): Promise
       );
     } else if (v.MinAPIVersion !== undefined && apiCompare(v.MinAPIVersion, MAX_API_VERSION) > 0) {
       report.fail(
-        `${engine}: refuses API ${MAX_API_VERSION} and older, which flame-docker speaks`,
-        `start dockerd with DOCKER_MIN_API_VERSION=${MAX_API_VERSION} in its environment`,
+        `${engine}: refuses API ${MAX_API_VERSION} and older, which flame-docker speaks (${MIN_API_VERSION}–${MAX_API_VERSION})`,
+        `upgrade flame-docker, or start dockerd with DOCKER_MIN_API_VERSION=${MAX_API_VERSION} in its environment`,
       );
     } else {
-      report.ok(`${engine}; flame-docker uses API ${client.apiVersion ?? MAX_API_VERSION}`);
+      report.ok(
+        `${engine}; flame-docker speaks ${MIN_API_VERSION}–${MAX_API_VERSION} and uses API ${
+          client.apiVersion ?? MAX_API_VERSION
+        }`,
+      );
     }
     return true;
   } catch (error) {
@@ -287,11 +306,12 @@ export async function checkImage(
 }
 
 /** Checks that runners on `network` could reach the parent. */
-export function checkReachable(
+export async function checkReachable(
+  client: DockerClient,
   self: ContainerInspect | undefined,
   network: NetworkInspect,
   report: Report,
-): void {
+): Promise<void> {
   if (self !== undefined) {
     const name = self.Name.replace(/^\//, "");
     const onNet = self.NetworkSettings.Networks?.[network.Name];
@@ -322,12 +342,35 @@ export function checkReachable(
       `parent reachable: on the host, it can listen on the gateway ${gateway} that runners dial`,
     );
   } catch (error) {
-    const fix = error instanceof Deno.errors.NotCapable
-      ? "run the CLI with -A (--allow-net)"
-      : "the engine runs in a VM or on another host: run the parent in a container on the network, or set parentHost and listenHost to an address runners can reach";
-    report.fail(
-      `parent unreachable: cannot listen on the gateway ${gateway}: ${(error as Error).message}`,
-      fix,
-    );
+    if (error instanceof Deno.errors.NotCapable) {
+      report.fail(
+        `parent unreachable: cannot listen on the gateway ${gateway}: ${(error as Error).message}`,
+        "run the CLI with -A (--allow-net)",
+      );
+      return;
+    }
+    const info = await client.info({ timeout: 10_000 }).catch(() => undefined);
+    try {
+      const address = hostParentAddress({
+        network: network.Name,
+        gateway,
+        gatewayIsLocal: false,
+        info,
+      });
+      report.ok(
+        `parent reachable: the engine runs in a VM (${
+          info === undefined ? "" : vmEngineOf(info)?.engine
+        }); runners dial ${address.dialHost}, which arrives on this machine's ${address.listenHost}`,
+      );
+      return;
+    } catch (unreachable) {
+      report.fail(
+        `parent unreachable: ${
+          (unreachable as Error).message.replace(/; set the "parentHost".*$/, "")
+        }`,
+        "run the parent in a container on the network, or set parentHost and listenHost to an address of this machine that runners can reach",
+      );
+      return;
+    }
   }
 }

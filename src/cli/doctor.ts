@@ -6,7 +6,7 @@
  * @module
  */
 
-import { MAX_API_VERSION, MIN_API_VERSION } from "../docker/client.ts";
+import { DockerClient, MAX_API_VERSION, MIN_API_VERSION } from "../docker/client.ts";
 import { type DockerEndpointCandidate, dockerEndpointCandidates } from "../docker/endpoint.ts";
 import { clientFor, COMMON_OPTIONS, parseCommand, PROG } from "./_common.ts";
 import {
@@ -26,14 +26,18 @@ import { ExitCode } from "./exit_code.ts";
 export const DOCTOR_HELP = `Usage: ${PROG} doctor [--network NAME] [--image NAME] [--socket PATH]
 
 Checks what a DockerBackend needs and says how to fix what fails:
-  - the Docker socket: each candidate tried (--socket, else DOCKER_HOST, else
-    $XDG_RUNTIME_DIR/docker.sock and /var/run/docker.sock) and why it failed
+  - the Docker engine chosen, and why: --socket, else DOCKER_HOST, else
+    DOCKER_CONTEXT, else the current docker context, else
+    /var/run/docker.sock, else (only when that is missing) the rootless and
+    laptop sockets (Docker Desktop, Colima, OrbStack, Rancher Desktop,
+    Podman); each candidate tried and why it failed
   - permissions on the socket
-  - the engine and its API version (flame-docker speaks ${MIN_API_VERSION}–${MAX_API_VERSION})
+  - the engine and its API range (flame-docker speaks ${MIN_API_VERSION}–${MAX_API_VERSION})
   - the network: exists, user-defined, internal, gateway
   - the image: present locally, CMD/Entrypoint that runs the runner
   - whether runners could reach the parent: its container name on the
-    network, or (parent on the host) the network gateway it must listen on
+    network, or (parent on the host) the network gateway it must listen on,
+    or a VM engine's host alias (Docker Desktop, OrbStack, Colima, …)
 In a container, the network and image default to this container's own.
 
 Options:
@@ -82,7 +86,9 @@ export async function doctor(args: string[], io: CliIo): Promise<number> {
     );
     return ExitCode.Unreachable;
   }
-  await using client = clientFor(found.value);
+  await using client = found.endpoint === undefined
+    ? clientFor(found.value)
+    : new DockerClient({ endpoint: found.endpoint, timeout: 30_000 });
   if (!(await checkEngine(client, report))) {
     report.summary();
     return ExitCode.Unreachable;
@@ -103,7 +109,7 @@ export async function doctor(args: string[], io: CliIo): Promise<number> {
   const image = values.image ?? self?.Config.Image;
   if (image === undefined) report.note("image: not checked (pass --image NAME)");
   else await checkImage(client, image, report);
-  if (network !== undefined) checkReachable(self, network, report);
+  if (network !== undefined) await checkReachable(client, self, network, report);
   else {
     report.note(
       `parent reachability: not checked (${

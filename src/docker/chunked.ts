@@ -1,11 +1,16 @@
 /**
- * Decoder for `Transfer-Encoding: chunked` bodies.
+ * Decoder for `Transfer-Encoding: chunked` bodies, strict per RFC 9112 §7.1:
+ * a chunk-size line is hex digits, then extensions
+ * `*( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] )`, then
+ * CRLF, and is checked whole before any byte of its chunk is handed out.
+ * Trailer lines are fields, so like header lines they may end with a bare LF
+ * (RFC 9112 §2.2); the chunk-size line and the CRLF after chunk data may not.
  *
  * @module
  */
 
 import { clip } from "../util/clip.ts";
-import { addHeaderLine, latin1 } from "./_headers.ts";
+import { addHeaderLine, invalidCharacter, latin1, TCHAR } from "./_headers.ts";
 import { DockerProtocolError } from "./errors.ts";
 
 /** Options for {@linkcode ChunkedDecoder}. */
@@ -41,11 +46,18 @@ const DATA_LF = 3;
 const TRAILER = 4;
 const DONE = 5;
 
-const HEX_SIZE = /^0*([0-9A-Fa-f]{1,13})[ \t]*(?:;.*)?$/;
+// qdtext and quoted-pair of RFC 9110 §5.6.4 (a bare CR or any other CTL but HTAB fails).
+const QUOTED =
+  '"(?:[\\t \\x21\\x23-\\x5b\\x5d-\\x7e\\x80-\\xff]|\\\\[\\t\\x20-\\x7e\\x80-\\xff])*"';
+const EXTENSION = `[ \\t]*;[ \\t]*${TCHAR}+(?:[ \\t]*=[ \\t]*(?:${TCHAR}+|${QUOTED}))?`;
+// Unambiguous (every repetition starts at a ";", a quoted string ends at its
+// closing quote), so a hostile line cannot make it backtrack much. At most 13
+// significant hex digits keeps the size a safe integer.
+const SIZE_LINE = new RegExp(`^0*([0-9A-Fa-f]{1,13})(?:${EXTENSION})*\\r$`);
 
 /**
  * Decodes a chunked body pushed in pieces of any size: chunk extensions are
- * accepted and ignored, trailers are collected, sizes are bounded.
+ * checked and ignored, trailers are collected, sizes are bounded.
  *
  * @example
  * ```ts
@@ -175,11 +187,10 @@ export class ChunkedDecoder {
             break;
           }
           i = newline + 1;
-          let line = this.#line;
+          const line = this.#line;
           this.#line = "";
-          if (line.endsWith("\r")) line = line.slice(0, -1);
           if (this.#state === SIZE) this.#onSizeLine(line);
-          else this.#onTrailerLine(line);
+          else this.#onTrailerLine(line.endsWith("\r") ? line.slice(0, -1) : line);
           break;
         }
         case DATA: {
@@ -191,10 +202,10 @@ export class ChunkedDecoder {
           break;
         }
         case DATA_CR: {
-          const byte = input[i++];
-          if (byte === 0x0d) this.#state = DATA_LF;
-          else if (byte === 0x0a) this.#state = SIZE;
-          else throw new DockerProtocolError("Chunk data is not followed by CRLF");
+          if (input[i++] !== 0x0d) {
+            throw new DockerProtocolError("Chunk data is not followed by CRLF");
+          }
+          this.#state = DATA_LF;
           break;
         }
         case DATA_LF: {
@@ -209,11 +220,10 @@ export class ChunkedDecoder {
     return { data, consumed: i, done: this.#state === DONE };
   }
 
+  /** Checks a chunk-size line (with its CR, without its LF) and starts its chunk. */
   #onSizeLine(line: string): void {
-    const match = HEX_SIZE.exec(line);
-    if (match === null) {
-      throw new DockerProtocolError(`Invalid chunk size line ${JSON.stringify(clip(line))}`);
-    }
+    const match = SIZE_LINE.exec(line);
+    if (match === null) throw invalidSizeLine(line);
     const size = parseInt(match[1]!, 16);
     if (size === 0) {
       this.#state = TRAILER;
@@ -232,6 +242,21 @@ export class ChunkedDecoder {
     if (this.#trailerSize > this.#maxTrailerSize) {
       throw new DockerProtocolError(`Chunked trailers exceed ${this.#maxTrailerSize} bytes`);
     }
-    addHeaderLine(line, this.#trailers);
+    addHeaderLine(line, this.#trailers, "trailer");
   }
+}
+
+function invalidSizeLine(line: string): DockerProtocolError {
+  if (!line.endsWith("\r")) {
+    const text = JSON.stringify(clip(line));
+    return new DockerProtocolError(`Chunk size line ${text} does not end with CRLF`);
+  }
+  const content = line.slice(0, -1);
+  const bad = invalidCharacter(content);
+  const text = JSON.stringify(clip(content));
+  return new DockerProtocolError(
+    bad === undefined
+      ? `Invalid chunk size line ${text}`
+      : `Invalid chunk size line ${text}: ${bad}`,
+  );
 }

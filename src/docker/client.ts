@@ -23,11 +23,14 @@ import { asClientError, DockerResponse } from "./response.ts";
 import {
   connectFailureReason,
   connectionError,
+  describeDockerEndpointChoice,
   discoverDockerEndpoint,
   type DiscoveredDockerEndpoint,
   type DockerEndpoint,
+  type DockerEndpointChoice,
   formatDockerEndpoint,
 } from "./endpoint.ts";
+import type { Logger } from "../util/logger.ts";
 import type {
   ContainerCreateBody,
   ContainerCreateOptions,
@@ -49,23 +52,24 @@ import type {
   ImagePullProgress,
   NetworkInspect,
   RegistryAuth,
+  SystemInfo,
 } from "./types.ts";
 
 /**
- * Highest Engine API version this client speaks; a newer engine is spoken
- * to at this version.
+ * Highest Engine API version this client speaks (Docker Engine 29); a newer
+ * engine is spoken to at this version, unless its minimum is above it.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { MAX_API_VERSION } from "@flame/docker/docker";
  *
- * assert.equal(MAX_API_VERSION, "1.41");
+ * assert.equal(MAX_API_VERSION, "1.52");
  * ```
  */
-export const MAX_API_VERSION = "1.41";
+export const MAX_API_VERSION = "1.52";
 /**
- * Lowest Engine API version this client accepts.
+ * Lowest Engine API version this client accepts (Docker Engine 1.12).
  *
  * @example
  * ```ts
@@ -80,18 +84,38 @@ export const MIN_API_VERSION = "1.24";
 /** Options for {@linkcode DockerClient}. */
 export interface DockerClientOptions {
   /**
-   * The engine's socket: a path, `unix:///path` or `tcp://host:port`.
+   * The engine's socket: a path, `unix:///path`, `tcp://host:port` (TLS when
+   * `DOCKER_TLS_VERIFY` or `DOCKER_TLS` is set, as with `docker -H`) or
+   * `ssh://[user@]host[:port]`. When set, the only endpoint tried.
    *
-   * @default {undefined} `DOCKER_HOST` if set, else the first of
-   * `$XDG_RUNTIME_DIR/docker.sock` and `/var/run/docker.sock` that answers
+   * @default {undefined} discovered as the docker CLI does: `DOCKER_HOST`,
+   * `DOCKER_CONTEXT`, the current context, `/var/run/docker.sock`, then (only
+   * when that is missing) rootless, Docker Desktop, Colima, OrbStack, Rancher
+   * Desktop and Podman sockets; see `src/docker/endpoint.ts`
    */
   socketPath?: string;
   /**
-   * Reads an environment variable during socket discovery.
+   * The engine's endpoint as an object, for what a URL cannot carry (TLS
+   * material, `tls.verify: false`, ssh arguments). When set, the only
+   * endpoint tried; give this or `socketPath`, not both.
+   *
+   * @default {undefined} discovered, as for `socketPath`
+   */
+  endpoint?: DockerEndpoint;
+  /**
+   * Reads an environment variable during endpoint discovery (`DOCKER_HOST`,
+   * `DOCKER_CONTEXT`, `DOCKER_CONFIG`, `HOME`, …).
    *
    * @default {(name) => Deno.env.get(name)}
    */
   env?: (name: string) => string | undefined;
+  /**
+   * Where the client logs: one debug line naming the endpoint discovery
+   * settled on and why.
+   *
+   * @default {undefined} logs nothing
+   */
+  logger?: Logger;
   /**
    * API version to use, skipping negotiation (such as `"1.41"`).
    *
@@ -178,6 +202,7 @@ export class DockerClient implements AsyncDisposable {
   #options: DockerClientOptions;
   #pool: ConnectionPool;
   #endpoint: DockerEndpoint | undefined;
+  #choice: DockerEndpointChoice | undefined;
   #host = "docker";
   #discovery: Promise<DiscoveredDockerEndpoint<HttpConnection>> | undefined;
   #prefix: string | undefined;
@@ -201,6 +226,11 @@ export class DockerClient implements AsyncDisposable {
   constructor(options: DockerClientOptions = {}) {
     this.#options = options;
     this.#maxHeaderSize = options.maxHeaderSize ?? 65536;
+    if (options.endpoint !== undefined && options.socketPath !== undefined) {
+      throw new TypeError(
+        "Cannot create Docker client: give the socketPath or the endpoint option, not both",
+      );
+    }
     if (options.apiVersion !== undefined) {
       if (!/^1\.[0-9]{1,3}$/.test(options.apiVersion)) {
         throw new TypeError(
@@ -232,6 +262,30 @@ export class DockerClient implements AsyncDisposable {
    */
   get endpoint(): DockerEndpoint | undefined {
     return this.#endpoint;
+  }
+
+  /**
+   * Which endpoint discovery chose and why: its source (such as
+   * `"DOCKER_CONTEXT"` or `"default"`), the context's name, and the
+   * fallbacks skipped on the way.
+   *
+   * @returns The choice, or `undefined` before the first call.
+   *
+   * @example
+   * ```ts
+   * import { DockerClient } from "@flame/docker/docker";
+   *
+   * // Needs a running engine.
+   * export async function whichEngine(): Promise<string> {
+   *   await using docker = new DockerClient();
+   *   await docker.ping();
+   *   const choice = docker.endpointChoice!;
+   *   return `${choice.source}${choice.context === undefined ? "" : ` ${choice.context}`}`;
+   * }
+   * ```
+   */
+  get endpointChoice(): DockerEndpointChoice | undefined {
+    return this.#choice;
   }
 
   /**
@@ -372,7 +426,10 @@ export class DockerClient implements AsyncDisposable {
     await response.discard();
     const headers = response.head.headers;
     const apiVersion = headers.get("api-version");
-    if (this.#prefix === undefined && apiVersion !== undefined) {
+    if (
+      this.#prefix === undefined && apiVersion !== undefined &&
+      compareVersions(apiVersion, MAX_API_VERSION) <= 0
+    ) {
       try {
         this.#adoptVersion(apiVersion);
       } catch {
@@ -405,6 +462,27 @@ export class DockerClient implements AsyncDisposable {
   async version(options: DockerCallOptions = {}): Promise<DockerVersion> {
     const response = await this.#request("GET", "/version", "read the Docker version", options);
     return await response.json<DockerVersion>();
+  }
+
+  /**
+   * Reads what the engine tells of itself and its host (`GET /info`).
+   *
+   * @param options Signal and timeout.
+   * @returns The engine's name, operating system, kernel and the like.
+   *
+   * @example
+   * ```ts
+   * import { DockerClient } from "@flame/docker/docker";
+   *
+   * // Needs a running engine.
+   * export async function engineHost(docker: DockerClient): Promise<string> {
+   *   return (await docker.info()).OperatingSystem;
+   * }
+   * ```
+   */
+  async info(options: DockerCallOptions = {}): Promise<SystemInfo> {
+    const response = await this.#request("GET", "/info", "read the Docker engine's info", options);
+    return await response.json<SystemInfo>();
   }
 
   // ---- images ---------------------------------------------------------------
@@ -913,8 +991,13 @@ export class DockerClient implements AsyncDisposable {
       const status = head.status;
       if (status >= 200 && status < 300) return response;
       if (status === 304 && extra.notModified) return response;
-      const message = engineMessage(textDecoder.decode(await response.bytes()), head);
-      throw new DockerError(`Cannot ${action}: ${message}`, {
+      const message = engineMessage(
+        textDecoder.decode(await response.bytes()),
+        head,
+        method,
+        target,
+      );
+      throw new DockerError(`Cannot ${action}: ${this.#explain(status, message)}`, {
         status,
         engineMessage: message,
         method,
@@ -925,6 +1008,25 @@ export class DockerClient implements AsyncDisposable {
       if (scope.aborted) throw scope.reason;
       throw asClientError(error, action);
     }
+  }
+
+  /** Adds what to do to the engine's refusals whose fix is on this side. */
+  #explain(status: number, message: string): string {
+    if (status === 400 && /HTTP request to an HTTPS server/i.test(message)) {
+      return `${message} (the engine listens with TLS: set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH, or use a TLS context)`;
+    }
+    const tooOld = status === 400 ? TOO_OLD.exec(message) : null;
+    if (tooOld === null) return message;
+    const pinned = this.#options.apiVersion !== undefined;
+    return `${message} (the engine accepts API ${
+      tooOld[2]
+    } and newer; this client speaks ${MIN_API_VERSION} to ${MAX_API_VERSION}${
+      pinned
+        ? `: remove the apiVersion option "${this.#options.apiVersion}" to negotiate, or set it to ${
+          tooOld[2]
+        } or newer`
+        : ""
+    })`;
   }
 
   #negotiate(): Promise<string> {
@@ -940,7 +1042,9 @@ export class DockerClient implements AsyncDisposable {
         );
         await ping.discard();
         let engine = ping.head.headers.get("api-version");
-        if (engine === undefined) {
+        let minimum: string | undefined;
+        // The engine's minimum matters only when it is newer than this client.
+        if (engine === undefined || compareVersions(engine, MAX_API_VERSION) > 0) {
           const response = await this.#request(
             "GET",
             "/version",
@@ -948,9 +1052,16 @@ export class DockerClient implements AsyncDisposable {
             {},
             UNVERSIONED,
           );
-          engine = (await response.json<DockerVersion>()).ApiVersion;
+          const version = await response.json<DockerVersion>();
+          engine = version.ApiVersion ?? engine;
+          minimum = version.MinAPIVersion;
         }
-        return this.#adoptVersion(engine);
+        if (typeof engine !== "string") {
+          throw new DockerProtocolError(
+            "Cannot negotiate the Docker API version: the engine names it neither in /_ping (Api-Version) nor in /version (ApiVersion); is this a Docker engine?",
+          );
+        }
+        return this.#adoptVersion(engine, minimum);
       } finally {
         this.#negotiation = undefined;
       }
@@ -958,11 +1069,16 @@ export class DockerClient implements AsyncDisposable {
     return this.#negotiation;
   }
 
-  #adoptVersion(engine: string): string {
+  #adoptVersion(engine: string, minimum?: string): string {
     const version = compareVersions(engine, MAX_API_VERSION) > 0 ? MAX_API_VERSION : engine;
     if (!/^1\.[0-9]{1,3}$/.test(version) || compareVersions(version, MIN_API_VERSION) < 0) {
       throw new DockerProtocolError(
-        `Cannot use Docker engine API version "${engine}": this client needs ${MIN_API_VERSION} to ${MAX_API_VERSION}`,
+        `Cannot use Docker engine API version "${engine}": this client needs ${MIN_API_VERSION} to ${MAX_API_VERSION}; upgrade the engine`,
+      );
+    }
+    if (minimum !== undefined && compareVersions(minimum, MAX_API_VERSION) > 0) {
+      throw new DockerProtocolError(
+        `Cannot use the Docker engine: it speaks API ${minimum} to ${engine}, this client ${MIN_API_VERSION} to ${MAX_API_VERSION}; upgrade flame-docker (or use an engine that still accepts API ${MAX_API_VERSION})`,
       );
     }
     this.#prefix = `/v${version}`;
@@ -992,12 +1108,17 @@ export class DockerClient implements AsyncDisposable {
   }
 
   async #discover(): Promise<DiscoveredDockerEndpoint<HttpConnection>> {
+    const { socketPath, endpoint, env } = this.#options;
     const found = await discoverDockerEndpoint({
-      ...(this.#options.socketPath === undefined ? {} : { socketPath: this.#options.socketPath }),
-      ...(this.#options.env === undefined ? {} : { env: this.#options.env }),
+      ...(socketPath === undefined ? {} : { socketPath }),
+      ...(endpoint === undefined ? {} : { endpoint }),
+      ...(env === undefined ? {} : { env }),
       probe: async (endpoint) => new HttpConnection(await connectEndpoint(endpoint), endpoint),
     });
+    const { probed: _, ...choice } = found;
+    this.#choice = choice;
     this.#endpoint = found.endpoint;
+    this.#options.logger?.debug(`Docker engine: ${describeDockerEndpointChoice(choice)}`);
     if (found.endpoint.transport === "tcp") {
       const { hostname, port } = found.endpoint;
       this.#host = `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
@@ -1006,21 +1127,42 @@ export class DockerClient implements AsyncDisposable {
   }
 }
 
-function engineMessage(text: string, head: ResponseHead): string {
+/** Docker's refusal of a client version below its minimum (`client version 1.41 is too old. Minimum supported API version is 1.44, …`). */
+const TOO_OLD = /client version (\S+) is too old\. Minimum supported API version is ([0-9.]+)/;
+
+/**
+ * The engine's message: `message` of its JSON error body, else the text. A
+ * body that is not the engine's (an HTML page from a proxy such as
+ * docker-socket-proxy) is not quoted: the message says who refused what.
+ */
+function engineMessage(text: string, head: ResponseHead, method: string, path: string): string {
   try {
     const body = JSON.parse(text) as { message?: unknown };
     if (typeof body.message === "string") return body.message;
   } catch {
     // Not JSON: use the text itself.
   }
+  const status = `${head.status} ${head.statusText}`.trim();
+  const type = head.headers.get("content-type") ?? "";
   const trimmed = text.trim();
-  return trimmed === "" ? `${head.status} ${head.statusText}`.trim() : trimmed;
+  if (/html/i.test(type) || /^<(!doctype|html|head|body|h1)\b/i.test(trimmed)) {
+    const refused = head.status === 401 || head.status === 403 || head.status === 405;
+    return refused
+      ? `the engine or a proxy in front of it refused ${method} ${path} with status ${status} (a socket proxy must allow this call: see SECURITY.md)`
+      : `the engine or a proxy in front of it answered ${method} ${path} with status ${status} and a non-Docker (HTML) body`;
+  }
+  return trimmed === "" ? status : trimmed;
 }
 
-/** Percent-encodes a name for a path segment, keeping the characters image names use. */
+/**
+ * Percent-encodes a name for a path segment, keeping the characters image
+ * names use. A container name as the engine reports it (`/web`, in `Name`
+ * and `Names`) loses its leading slash, which would make `//` in the path.
+ */
 function pathName(name: string): string {
-  if (name === "") throw new TypeError("Cannot send request: empty name");
-  return encodeURIComponent(name).replace(/%2F/g, "/").replace(/%3A/g, ":").replace(/%40/g, "@");
+  const bare = name.startsWith("/") ? name.slice(1) : name;
+  if (bare === "") throw new TypeError(`Cannot send request: empty name ${JSON.stringify(name)}`);
+  return encodeURIComponent(bare).replace(/%2F/g, "/").replace(/%3A/g, ":").replace(/%40/g, "@");
 }
 
 function splitImageReference(image: string): { name: string; tag: string } {

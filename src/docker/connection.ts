@@ -1,11 +1,15 @@
 /**
- * One HTTP/1.1 connection to the engine: writes a request, feeds the bytes
- * read into a {@linkcode ResponseParser}, hands out the head and body pieces.
+ * Connecting to an endpoint (unix, TCP, TLS, ssh), and one HTTP/1.1
+ * connection to the engine: writes a request, feeds the bytes read into a
+ * {@linkcode ResponseParser}, hands out the head and body pieces. A failure
+ * on a TLS or ssh endpoint is worded by `_remote.ts`.
  *
  * @module
  */
 
-import { connectTcp, connectUnix, type Socket } from "../transport.ts";
+import { connectProcess } from "../process_socket.ts";
+import { connectTcp, connectTls, connectUnix, type Socket, socketErrorKind } from "../transport.ts";
+import { describeFailure, sshArguments, tlsConnectOptions, tlsReason } from "./_remote.ts";
 import { DockerProtocolError } from "./errors.ts";
 import { type ResponseEvent, type ResponseHead, ResponseParser } from "./http_response.ts";
 import {
@@ -19,19 +23,51 @@ const SLAB_SIZE = 65536;
 const MIN_READ = 16384;
 
 /**
- * Opens a connection to an endpoint.
+ * Opens a connection to an endpoint: a unix socket, TCP (with TLS when
+ * `endpoint.tls` is set: verified, with the client certificate), or an
+ * `ssh` process running `docker system dial-stdio` on the remote host.
  *
  * @param endpoint Where the engine listens.
- * @param signal Aborts a TCP connect in progress.
+ * @param signal Aborts a TCP or TLS connect in progress.
  * @returns The connected socket.
+ * @throws {Error} Whose message says what failed and how to fix it (a TLS
+ * certificate the other side refuses, `ssh` missing), with the runtime's
+ * error as `cause`; plain socket errors (refused, missing) as they are.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { connectEndpoint } from "./connection.ts";
+ *
+ * await assert.rejects(
+ *   connectEndpoint({ transport: "unix", path: "/nonexistent/docker.sock" }),
+ *   Deno.errors.NotFound,
+ * );
+ * ```
  */
-export function connectEndpoint(
+export async function connectEndpoint(
   endpoint: DockerEndpoint,
   signal?: AbortSignal,
 ): Promise<Socket> {
-  return endpoint.transport === "unix"
-    ? connectUnix(endpoint.path)
-    : connectTcp(endpoint.hostname, endpoint.port, signal);
+  if (endpoint.transport === "unix") return await connectUnix(endpoint.path);
+  if (endpoint.transport === "ssh") {
+    try {
+      return await connectProcess("ssh", sshArguments(endpoint));
+    } catch (error) {
+      const why = socketErrorKind(error) === "missing"
+        ? "it is not on PATH; install the OpenSSH client"
+        : (error as Error)?.message ?? String(error);
+      throw new Error(`cannot run "ssh": ${why}`, { cause: error });
+    }
+  }
+  const { hostname, port, tls } = endpoint;
+  if (tls === undefined) return await connectTcp(hostname, port, signal);
+  try {
+    return await connectTls(hostname, port, tlsConnectOptions(tls, signal));
+  } catch (error) {
+    const reason = describeFailure(endpoint, error, true);
+    throw reason === undefined ? error : new Error(reason, { cause: error });
+  }
 }
 
 /**
@@ -212,6 +248,14 @@ export class HttpConnection {
     if (n === null) {
       if (reused && this.#received === 0) throw new StaleConnectionError(false);
       this.close();
+      const endpoint = this.#endpoint;
+      if (this.#received === 0 && endpoint.transport === "tcp" && endpoint.tls !== undefined) {
+        // A TLS 1.3 engine refuses a client certificate after the client's handshake is done.
+        throw connectionError([{
+          endpoint: formatDockerEndpoint(endpoint),
+          reason: tlsReason(endpoint, "closed", "no answer"),
+        }], undefined);
+      }
       this.#events = parser.finish();
       this.#next = 0;
       return this.#events.length > 0;
@@ -231,6 +275,8 @@ export class HttpConnection {
   #ioError(error: unknown): Error {
     if (this.#closed) return error as Error;
     const endpoint = formatDockerEndpoint(this.#endpoint);
-    return connectionError([{ endpoint, reason: connectFailureReason(error) }], error);
+    const fresh = this.#requests === 1 && this.#received === 0;
+    const reason = describeFailure(this.#endpoint, error, fresh) ?? connectFailureReason(error);
+    return connectionError([{ endpoint, reason }], error);
   }
 }

@@ -1,18 +1,29 @@
 /**
  * The HTTP/1.1 response parser: pure and incremental over bytes (status
- * line, headers, `Content-Length`, chunked and close-delimited bodies).
+ * line, headers, `Content-Length`, chunked and close-delimited bodies),
+ * strict per RFC 9112. The deliberate leniencies are the ones RFC 9112 §2.2
+ * allows a recipient: a bare LF ends a status or field line, and empty lines
+ * before a status line (also between an interim response and the final one)
+ * are skipped, up to a bound. A bare CR or another control character outside
+ * a body is an error, and so is whitespace at the start of a header line,
+ * found as soon as it arrives.
  *
  * @module
  */
 
 import { concat } from "../util/bytes.ts";
 import { clip } from "../util/clip.ts";
-import { addHeaderLine } from "./_headers.ts";
+import { addHeaderLine, invalidCharacter } from "./_headers.ts";
 import { ChunkedDecoder } from "./chunked.ts";
 import { DockerProtocolError } from "./errors.ts";
 
 const headDecoder = new TextDecoder();
-const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9][0-9]{2})(?: (.*))?$/;
+// The reason phrase is HTAB, SP, VCHAR and obs-text (RFC 9112 §4): no other control character.
+// deno-lint-ignore no-control-regex
+const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9][0-9]{2})(?: ([^\x00-\x08\x0a-\x1f\x7f]*))?$/;
+// RFC 9112 §2.2 asks to skip "at least one" empty line before a status line;
+// a few more are tolerated, an endless stream of them is not.
+const MAX_EMPTY_LINES = 8;
 
 /** The status line and header fields of a response. */
 export interface ResponseHead {
@@ -63,11 +74,12 @@ export interface ResponseParserOptions {
   maxHeaderSize?: number;
 }
 
-const HEAD = 0;
-const LENGTH = 1;
-const CHUNKED = 2;
-const CLOSE = 3;
-const DONE = 4;
+const START = 0;
+const HEAD = 1;
+const LENGTH = 2;
+const CHUNKED = 3;
+const CLOSE = 4;
+const DONE = 5;
 const NO_TRAILERS: ReadonlyMap<string, string> = new Map();
 
 /**
@@ -89,13 +101,17 @@ const NO_TRAILERS: ReadonlyMap<string, string> = new Map();
  * ```
  */
 export class ResponseParser {
-  #state = HEAD;
+  #state = START;
   #method: string;
   #maxHeaderSize: number;
+  #emptyLines = 0;
+  #pendingCr = false;
+  #interim = false;
   #headParts: Uint8Array[] = [];
   #headSize = 0;
   #lineLength = 0;
   #lastByte = 0;
+  #headLines = 0;
   #remaining = 0;
   #keepAlive = true;
   #chunked: ChunkedDecoder | undefined;
@@ -168,7 +184,8 @@ export class ResponseParser {
    *
    * @param input Bytes as they arrived.
    * @returns The events they complete, in order.
-   * @throws {DockerProtocolError} For a malformed or oversize head or body framing.
+   * @throws {DockerProtocolError} For a malformed or oversize head or body framing (before
+   *   any byte of a chunk with a malformed chunk-size line is handed out).
    *
    * @example Bytes arriving one at a time
    * ```ts
@@ -194,6 +211,29 @@ export class ResponseParser {
     let i = 0;
     while (i < length) {
       switch (this.#state) {
+        case START: {
+          // Empty lines before a status line (RFC 9112 §2.2), each CRLF or a bare LF.
+          const byte = input[i]!;
+          if (byte === 0x0a) {
+            if (++this.#emptyLines > MAX_EMPTY_LINES) {
+              throw new DockerProtocolError(
+                `Response has more than ${MAX_EMPTY_LINES} empty lines before its status line`,
+              );
+            }
+            this.#pendingCr = false;
+            i++;
+          } else if (this.#pendingCr) {
+            throw new DockerProtocolError(
+              "Invalid response: a bare CR (one not followed by LF) before the status line",
+            );
+          } else if (byte === 0x0d) {
+            this.#pendingCr = true;
+            i++;
+          } else {
+            this.#state = HEAD;
+          }
+          break;
+        }
         case HEAD: {
           const end = this.#findHeadEnd(input, i);
           const size = this.#headSize + (end === -1 ? length : end) - i;
@@ -279,12 +319,14 @@ export class ResponseParser {
         this.#end(events, NO_TRAILERS);
         return events;
       }
-      case HEAD:
+      case START:
         throw new DockerProtocolError(
-          this.#headSize === 0
-            ? "Connection closed before a response was received"
-            : "Connection closed inside the response head",
+          this.#interim
+            ? "Connection closed after an interim (1xx) response, before the final one"
+            : "Connection closed before a response was received",
         );
+      case HEAD:
+        throw new DockerProtocolError("Connection closed inside the response head");
       case LENGTH:
         throw new DockerProtocolError(
           `Connection closed with ${this.#remaining} bytes of the response body missing`,
@@ -299,8 +341,14 @@ export class ResponseParser {
     events.push({ type: "end", keepAlive: this.#keepAlive, trailers });
   }
 
-  /** Returns the index just past the blank line ending the head, or -1. */
+  /**
+   * Returns the index just past the blank line ending the head, or -1.
+   * Whitespace starting a line after the status line is rejected here, as
+   * soon as it arrives: no line completes it into a valid head.
+   */
   #findHeadEnd(input: Uint8Array, from: number): number {
+    // A line began with the first byte of this piece (the last one ended with LF).
+    if (from === 0 && this.#headSize > 0 && this.#lineLength === 0) this.#checkLineStart(input, 0);
     let lineStart = from - this.#lineLength;
     for (let i = input.indexOf(0x0a, from); i !== -1; i = input.indexOf(0x0a, i + 1)) {
       const lineLength = i - lineStart;
@@ -309,13 +357,30 @@ export class ResponseParser {
         (lineLength === 1 && (i === 0 ? this.#lastByte : input[i - 1]) === 0x0d)
       ) {
         this.#lineLength = 0;
+        this.#headLines = 0;
         return i + 1;
       }
       lineStart = i + 1;
+      this.#headLines++;
+      if (lineStart < input.length) this.#checkLineStart(input, lineStart);
     }
     this.#lineLength = input.length - lineStart;
     this.#lastByte = input[input.length - 1] ?? this.#lastByte;
     return -1;
+  }
+
+  #checkLineStart(input: Uint8Array, at: number): void {
+    const byte = input[at];
+    if (byte !== 0x20 && byte !== 0x09) return;
+    const end = input.indexOf(0x0a, at);
+    const line = JSON.stringify(
+      clip(headDecoder.decode(input.subarray(at, end === -1 ? undefined : end))),
+    );
+    throw new DockerProtocolError(
+      this.#headLines > 1
+        ? `Folded header line ${line} is not allowed`
+        : `Invalid response: whitespace between the status line and the first header (${line})`,
+    );
   }
 
   #onHead(text: string, events: ResponseEvent[]): void {
@@ -323,13 +388,31 @@ export class ResponseParser {
     const statusLine = trimCr(lines[0]!);
     const match = STATUS_LINE.exec(statusLine);
     if (match === null) {
-      throw new DockerProtocolError(`Invalid status line ${JSON.stringify(clip(statusLine))}`);
+      const bad = invalidCharacter(statusLine);
+      const quoted = JSON.stringify(clip(statusLine));
+      throw new DockerProtocolError(
+        bad === undefined
+          ? `Invalid status line ${quoted}`
+          : `Invalid status line ${quoted}: ${bad}`,
+      );
     }
     const headers = new Map<string, string>();
     // The head ends with an empty line, followed by the empty string after its "\n".
     for (let n = 1; n < lines.length - 2; n++) addHeaderLine(trimCr(lines[n]!), headers);
     const status = Number(match[2]);
-    if (status < 200) return; // Interim (1xx) response: the real one follows.
+    if (status === 101) {
+      // What follows a 101 is another protocol, and this client never asks to switch.
+      throw new DockerProtocolError(
+        "Unexpected 101 Switching Protocols response: the request did not ask to upgrade",
+      );
+    }
+    if (status < 200) {
+      // Interim (1xx) response: the final one follows, maybe after empty lines.
+      this.#interim = true;
+      this.#emptyLines = 0;
+      this.#state = START;
+      return;
+    }
 
     const connection = headers.get("connection")?.toLowerCase() ?? "";
     this.#keepAlive = match[1] === "1"

@@ -4,10 +4,14 @@
  * (JSON-lines pull progress, demultiplexed logs), API version negotiation,
  * `AbortSignal` and timeouts on every call, and typed errors.
  *
- * The socket is found on first use: the `socketPath` option if given, else
- * `DOCKER_HOST` (`unix://` or `tcp://`) if set, else the first of
- * `$XDG_RUNTIME_DIR/docker.sock` (rootless) and `/var/run/docker.sock` that
- * answers.
+ * The engine is found on first use, as the `docker` CLI finds it: the
+ * `socketPath` (or `endpoint`) option, else `DOCKER_HOST` (`unix://`,
+ * `tcp://` with `DOCKER_TLS_VERIFY`, `ssh://`), else `DOCKER_CONTEXT`, else
+ * the current context of `~/.docker/config.json`, else
+ * `/var/run/docker.sock`; only when that is missing, the rootless, Docker
+ * Desktop, Colima, OrbStack, Rancher Desktop and Podman sockets. A
+ * configured choice that fails is an error, never a fallback;
+ * `DockerClient.endpointChoice` says what was chosen and why.
  *
  * @example Pulling an image only when it is missing
  * ```ts
@@ -53,9 +57,12 @@ export {
   type DockerEndpointCandidate,
   dockerEndpointCandidates,
   type DockerEndpointCandidatesOptions,
+  type DockerEndpointChoice,
   type DockerEndpointSource,
+  type DockerTlsOptions,
   formatDockerEndpoint,
   parseDockerHost,
+  type ParseDockerHostOptions,
 } from "./endpoint.ts";
 export type {
   ContainerCreateBody,
@@ -85,4 +92,5 @@ export type {
   NetworkInspect,
   RegistryAuth,
   RestartPolicy,
+  SystemInfo,
 } from "./types.ts";

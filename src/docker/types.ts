@@ -50,6 +50,28 @@ export interface DockerVersion {
   Arch: string;
   /** Host kernel version. */
   KernelVersion?: string;
+  /** The engine's parts (Podman names itself here: `Podman Engine`). */
+  Components?: { Name: string; Version: string; Details?: Record<string, unknown> }[];
+}
+
+/** Result of `GET /info` (the fields this library reads; the engine sends many more). */
+export interface SystemInfo {
+  /** The engine host's name (`docker-desktop`, `colima`, `orbstack`, …). */
+  Name: string;
+  /** The engine host's operating system (`Docker Desktop`, `OrbStack`, `Ubuntu 24.04 LTS`, …). */
+  OperatingSystem: string;
+  /** `linux` or `windows`. */
+  OSType: string;
+  /** Kernel version (`…-linuxkit` on Docker Desktop, `…-orbstack` on OrbStack). */
+  KernelVersion: string;
+  /** Engine version. */
+  ServerVersion: string;
+  /** Architecture, such as `x86_64`. */
+  Architecture: string;
+  /** The engine's labels. */
+  Labels?: string[] | null;
+  /** Swarm state (`LocalNodeState`: `inactive`, `active`, …). */
+  Swarm?: { LocalNodeState?: string; NodeID?: string; ControlAvailable?: boolean };
 }
 
 /** Result of `GET /images/{name}/json`. */

@@ -13,10 +13,6 @@ export const DOCKER_REQUIRED: boolean = Deno.env.get("FLAME_REQUIRE_DOCKER") ===
 export const DOCKER_SOCKET: string = Deno.env.get("FLAME_TEST_DOCKER_SOCKET") ??
   "/var/run/docker.sock";
 
-/** The locally built runner image (`deno task image`). */
-export const TEST_IMAGE: string = Deno.env.get("FLAME_TEST_IMAGE") ??
-  "flame-docker-runner:test";
-
 /** Label put on everything a test creates, so leftovers can be found. */
 export const TEST_LABEL = "dev.flame-docker.test";
 
@@ -47,21 +43,6 @@ export const dockerAvailable: boolean = await engineAnswers(DOCKER_SOCKET);
 /** Pass as `ignore` to `Deno.test`: true only when Docker is absent and not required. */
 export const ignoreWithoutDocker: boolean = !dockerAvailable && !DOCKER_REQUIRED;
 
-/** Runs the docker CLI; returns trimmed stdout, throws with stderr on failure. */
-export async function docker(...args: string[]): Promise<string> {
-  const out = await new Deno.Command("docker", { args, stdout: "piped", stderr: "piped" })
-    .output();
-  const text = new TextDecoder().decode(out.stdout).trim();
-  if (!out.success) {
-    throw new Error(
-      `docker ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr).trim()}`,
-    );
-  }
-  return text;
-}
-
-let imageReady: Promise<void> | undefined;
-
 async function buildScript(...args: string[]): Promise<string> {
   const root = new URL("../../", import.meta.url).pathname;
   const out = await new Deno.Command("bash", {
@@ -77,22 +58,37 @@ async function buildScript(...args: string[]): Promise<string> {
 }
 
 /**
- * Builds the test runner image when it is missing or stale (built from other
- * sources, another checkout, or another Deno), once per test process.
+ * The runner image the tests use: `FLAME_TEST_IMAGE`, else one tagged by the
+ * id of these sources (`flame-docker-runner:src-<id>`), so checkouts sharing an
+ * engine never replace each other's image mid-run.
+ */
+export const TEST_IMAGE: string = Deno.env.get("FLAME_TEST_IMAGE") ??
+  (ignoreWithoutDocker ? "flame-docker-runner:test" : await buildScript("--test-tag"));
+
+let imageReady: Promise<void> | undefined;
+
+/**
+ * Builds the test runner image when it is missing or stale, once per test
+ * module (`build_test_image.sh --ensure`: a lock keeps concurrent modules from
+ * building it twice; it removes only this checkout's own src- images, once
+ * unused for an hour).
  */
 export function ensureTestImage(): Promise<void> {
-  imageReady ??= (async () => {
-    const wanted = await buildScript("--source-id");
-    const have = await docker(
-      "image",
-      "inspect",
-      "--format",
-      '{{index .Config.Labels "dev.flame-docker.source-id"}}',
-      TEST_IMAGE,
-    ).catch(() => "");
-    if (have !== wanted) await buildScript(TEST_IMAGE);
-  })();
+  imageReady ??= buildScript("--ensure", TEST_IMAGE).then(() => {});
   return imageReady;
+}
+
+/** Runs the docker CLI; returns trimmed stdout, throws with stderr on failure. */
+export async function docker(...args: string[]): Promise<string> {
+  const out = await new Deno.Command("docker", { args, stdout: "piped", stderr: "piped" })
+    .output();
+  const text = new TextDecoder().decode(out.stdout).trim();
+  if (!out.success) {
+    throw new Error(
+      `docker ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr).trim()}`,
+    );
+  }
+  return text;
 }
 
 /** An internal, labelled test network; `remove()` also removes whatever is still attached. */
@@ -148,15 +144,18 @@ export async function containersOfPool(pool: string): Promise<string[]> {
   return out === "" ? [] : out.split("\n");
 }
 
-/** Runs the test image as a parent container on `network` with the engine socket mounted. */
+/** Runs the test image (or `options.image`) as a parent container on `network` with the engine socket mounted. */
 export async function runParentContainer(
   name: string,
   network: string,
   command: string[],
+  options: { image?: string } = {},
 ): Promise<void> {
   await docker(
     "run",
     "-d",
+    "--pull",
+    "never",
     "--name",
     name,
     "--label",
@@ -165,16 +164,34 @@ export async function runParentContainer(
     network,
     "-v",
     `${DOCKER_SOCKET}:/var/run/docker.sock`,
-    TEST_IMAGE,
+    options.image ?? TEST_IMAGE,
     ...command,
   );
 }
 
-/** Waits for a parent container to exit; returns its exit code, its logs and its last JSON line. */
+/**
+ * Waits for a parent container to exit; returns its exit code, its logs and its
+ * last JSON line. One still running after `timeout` ms is removed, and the
+ * error carries its logs.
+ */
 export async function parentOutcome(
   name: string,
+  timeout = 180_000,
 ): Promise<{ code: string; logs: string; result: Record<string, unknown> | undefined }> {
-  const code = await docker("wait", name);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<"expired">((resolve) => {
+    timer = setTimeout(() => resolve("expired"), timeout);
+  });
+  const waited = docker("wait", name);
+  const first = await Promise.race([waited, expired]);
+  clearTimeout(timer);
+  if (first === "expired") {
+    const logs = await docker("logs", name).catch((e) => String(e));
+    await docker("rm", "-f", name).catch(() => {});
+    await waited.catch(() => {});
+    throw new Error(`Parent container "${name}" still ran after ${timeout} ms; its logs:\n${logs}`);
+  }
+  const code = first;
   const logs = await docker("logs", name);
   const last = logs.split("\n").filter((l) => l.startsWith("{")).pop();
   return { code, logs, result: last === undefined ? undefined : JSON.parse(last) };

@@ -59,11 +59,138 @@ Deno.test("ChunkedDecoder decodes thousands of random bodies in random splits", 
 });
 
 Deno.test("ChunkedDecoder rejects invalid sizes and missing CRLF", () => {
-  for (const text of ["g\r\n", "0x5\r\n", " \r\n", "5 5\r\n", "1\r\nab", "12345678901234\r\n"]) {
+  for (
+    const text of [
+      "g\r\n",
+      "0x5\r\n",
+      " \r\n",
+      "5 5\r\n",
+      "1\r\nab",
+      "12345678901234\r\n",
+      "1\nx\r\n0\r\n\r\n",
+      "1\r\nx\n0\r\n\r\n",
+      "1\r\nx\r\r",
+    ]
+  ) {
     assert.throws(() => new ChunkedDecoder().push(bytes(text)), DockerProtocolError, text);
   }
   const small = new ChunkedDecoder({ maxLineSize: 8 });
   assert.throws(() => small.push(bytes("1;aaaaaaaaaaaa")), /Chunk size line exceeds 8 bytes/);
   const trailers = new ChunkedDecoder({ maxTrailerSize: 10 });
   assert.throws(() => trailers.push(bytes("0\r\nX: aaaaaaaaaaaa\r\n")), /trailers exceed 10 bytes/);
+});
+
+/**
+ * Pushes `text` in every split: each must throw exactly `message`, having
+ * handed out no more than `before` (and all of it when cut a byte at a time).
+ */
+function assertRejectedEverySplit(text: string, message: string, before = ""): void {
+  const input = bytes(text);
+  const deliveries = [...everySplit(input), [...input].map((b) => Uint8Array.of(b))];
+  for (const pieces of deliveries) {
+    const decoder = new ChunkedDecoder();
+    const data: Uint8Array[] = [];
+    const split = pieces.map((p) => p.length).join("+");
+    assert.throws(
+      () => {
+        for (const piece of pieces) data.push(...decoder.push(piece).data);
+      },
+      (e) => e instanceof DockerProtocolError && e.message === message,
+      `${JSON.stringify(text)} with pieces ${split}`,
+    );
+    const out = new TextDecoder().decode(concat(data));
+    assert.ok(before.startsWith(out), `handed out ${JSON.stringify(out)} with pieces ${split}`);
+    if (pieces.length === input.length) assert.equal(out, before, "a byte at a time");
+  }
+}
+
+Deno.test("ChunkedDecoder accepts chunk extensions as RFC 9112 spells them, split anywhere", () => {
+  const lines = [
+    "2;a",
+    "2;a=b",
+    "2 ;a",
+    "2\t; a\t=\tb",
+    "2;a=b;c;d=e",
+    "2 ; a ; b = c",
+    '2;a=""',
+    '2;a="x;y=z \\" \\\\ \t"',
+    '2;a="\xe9\\\xff"',
+    "0000002",
+    "2;!#$%&'*+-.^_`|~=!#$%&'*+-.^_`|~",
+  ];
+  for (const line of lines) {
+    // Latin-1 bytes, so a quoted string can carry obs-text.
+    const input = Uint8Array.from(`${line}\r\nok\r\n0;last=1\r\n\r\n`, (c) => c.charCodeAt(0));
+    for (const pieces of everySplit(input)) {
+      assert.equal(new TextDecoder().decode(decode(pieces).body), "ok", line);
+    }
+  }
+});
+
+Deno.test("ChunkedDecoder rejects a malformed chunk-size line before handing out its chunk, split anywhere", () => {
+  const lines = [
+    "25  ", // BWS is allowed only before ";" and around "=", never at the end
+    "2 ",
+    "2\t",
+    "2;", // an extension needs a name
+    "2 ;",
+    "2;;a",
+    "2;=v",
+    "2;a=",
+    "2;a= ",
+    "2;a=b ",
+    "2;a b",
+    '2;a="x', // unbalanced quote
+    '2;a="x"y',
+    '2;a="x\\',
+    '2;a=x"y"',
+    "2;a=b=c",
+    "2;a@b",
+    "2;a=b@",
+    "2;a,b",
+    "2;a/b",
+    ";a",
+    "2 2",
+    "0x2",
+    "+2",
+  ];
+  for (const line of lines) {
+    const message = `Invalid chunk size line ${JSON.stringify(line)}`;
+    // The bad line starts the body, or follows a good chunk, which was handed out.
+    assertRejectedEverySplit(`${line}\r\nok\r\n0\r\n\r\n`, message);
+    assertRejectedEverySplit(`3;a="b"\r\nabc\r\n${line}\r\nok\r\n0\r\n\r\n`, message, "abc");
+  }
+  assertRejectedEverySplit(
+    "2;a\rb\r\nok\r\n0\r\n\r\n",
+    'Invalid chunk size line "2;a\\rb": a bare CR (one not followed by LF)',
+  );
+  assertRejectedEverySplit(
+    '2;a="\x00"\r\nok\r\n0\r\n\r\n',
+    'Invalid chunk size line "2;a=\\"\\u0000\\"": control character 0x00',
+  );
+  assertRejectedEverySplit("2;a\nok\r\n0\r\n\r\n", 'Chunk size line "2;a" does not end with CRLF');
+  assertRejectedEverySplit(
+    "0\r\nX: 1\rY: 2\r\n\r\n",
+    'Invalid trailer line "X: 1\\rY: 2": a bare CR (one not followed by LF)',
+  );
+  assertRejectedEverySplit("0\r\n folded\r\n\r\n", 'Folded trailer line " folded" is not allowed');
+});
+
+Deno.test("ChunkedDecoder checks hostile chunk-size lines in linear time", () => {
+  const hostile = [
+    "0".repeat(4000) + "g",
+    "1" + ";a=b".repeat(1000) + " ",
+    "1;" + "a".repeat(4000) + " x",
+    "1;a=" + "b".repeat(4000) + " ",
+    '1;a="' + '\\"'.repeat(1300),
+    "1" + " ".repeat(4000) + "x",
+    "1;" + " ".repeat(4000),
+    "1;a" + " ".repeat(4000) + "=",
+  ];
+  for (const line of hostile) {
+    const started = performance.now();
+    assert.throws(() => new ChunkedDecoder().push(bytes(`${line}\r\n`)), DockerProtocolError);
+    const ms = performance.now() - started;
+    assert.ok(ms < 50, `${JSON.stringify(line.slice(0, 20))}... took ${ms.toFixed(1)} ms`);
+  }
 });

@@ -44,24 +44,107 @@ Deno.test("DockerClient reuses one keep-alive connection for sequential calls", 
   });
 });
 
-Deno.test("DockerClient negotiates the API version once, capped at 1.41", async () => {
-  for (const [engineVersion, expected] of [["1.45", "1.41"], ["1.30", "1.30"]] as const) {
-    await using engine = await FakeEngine.start((request) =>
-      request.path === "/_ping"
-        ? `HTTP/1.1 200 OK\r\nApi-Version: ${engineVersion}\r\nContent-Length: 2\r\n\r\nOK`
-        : json(200, [])
-    );
+Deno.test("DockerClient negotiates the API version once, capped at 1.52", async () => {
+  const cases = [
+    // [engine's Api-Version, what the client uses, whether /version was asked for the minimum]
+    ["1.53", "1.52", true],
+    ["1.52", "1.52", false],
+    ["1.44", "1.44", false],
+    ["1.30", "1.30", false],
+  ] as const;
+  for (const [engineVersion, expected, asksVersion] of cases) {
+    await using engine = await FakeEngine.start((request) => {
+      if (request.path === "/_ping") {
+        return `HTTP/1.1 200 OK\r\nApi-Version: ${engineVersion}\r\nContent-Length: 2\r\n\r\nOK`;
+      }
+      if (request.path === "/version") {
+        return json(200, { ApiVersion: engineVersion, MinAPIVersion: "1.44" });
+      }
+      return json(200, []);
+    });
     await using client = new DockerClient({ socketPath: engine.path });
     await Promise.all([client.containerList(), client.containerList()]);
     await client.containerList();
     assert.equal(client.apiVersion, expected);
     assert.deepEqual(engine.requests.map((r) => r.path), [
       "/_ping",
+      ...(asksVersion ? ["/version"] : []),
       `/v${expected}/containers/json`,
       `/v${expected}/containers/json`,
       `/v${expected}/containers/json`,
     ]);
   }
+});
+
+Deno.test("DockerClient refuses an engine whose minimum API is above its own maximum, naming both ranges", async () => {
+  await using engine = await FakeEngine.start((request) => {
+    if (request.path === "/_ping") {
+      return "HTTP/1.1 200 OK\r\nApi-Version: 1.70\r\nContent-Length: 2\r\n\r\nOK";
+    }
+    if (request.path === "/version") {
+      return json(200, { ApiVersion: "1.70", MinAPIVersion: "1.60" });
+    }
+    return json(200, []);
+  });
+  await using client = new DockerClient({ socketPath: engine.path });
+  const error = await client.containerList().catch((e) => e);
+  assert.ok(error instanceof DockerProtocolError, String(error));
+  assert.match(
+    error.message,
+    /API 1\.60 to 1\.70, this client 1\.24 to 1\.52; upgrade flame-docker/,
+  );
+  assert.equal(engine.requests.filter((r) => /^\/v\d/.test(r.path)).length, 0);
+});
+
+Deno.test("DockerClient explains an engine's refusal of a pinned old API version", async () => {
+  const refusal =
+    "client version 1.41 is too old. Minimum supported API version is 1.44, please upgrade your client to a newer version";
+  await withEngine(
+    (request) =>
+      request.path.startsWith("/v1.41/") ? json(400, { message: refusal }) : json(200, []),
+    async (client) => {
+      const error = await client.containerInspect("c").catch((e) => e);
+      assert.ok(error instanceof DockerError && error.status === 400, String(error));
+      assert.equal(error.engineMessage, refusal);
+      assert.match(
+        error.message,
+        /the engine accepts API 1\.44 and newer; this client speaks 1\.24 to 1\.52: remove the apiVersion option "1\.41" to negotiate, or set it to 1\.44 or newer/,
+      );
+    },
+    { apiVersion: "1.41" },
+  );
+});
+
+Deno.test("DockerClient names a proxy's HTML refusal without quoting the page", async () => {
+  const page =
+    "<html><body><h1>403 Forbidden</h1>\nRequest forbidden by administrative rules.\n</body></html>\n";
+  await withEngine(
+    () =>
+      `HTTP/1.1 403 Forbidden\r\nContent-Type: text/html\r\nContent-Length: ${page.length}\r\n\r\n${page}`,
+    async (client) => {
+      const error = await client.imageInspect("app:1").catch((e) => e);
+      assert.ok(error instanceof DockerError && error.status === 403, String(error));
+      assert.equal(
+        error.message,
+        'Cannot inspect image "app:1": the engine or a proxy in front of it refused GET /v1.41/images/app:1/json with status 403 Forbidden (a socket proxy must allow this call: see SECURITY.md)',
+      );
+      assert.doesNotMatch(error.message, /<html|administrative/);
+    },
+  );
+});
+
+Deno.test("DockerClient takes container names in the engine's own leading-slash form", async () => {
+  await withEngine(() => json(200, { Id: "abc", Name: "/web" }), async (client, engine) => {
+    const inspect = await client.containerInspect("/web");
+    assert.equal((await client.containerInspect(inspect.Name)).Id, "abc");
+    await client.containerKill("/web");
+    assert.deepEqual(engine.requests.slice(1).map((r) => r.path), [
+      "/v1.41/containers/web/json",
+      "/v1.41/containers/web/json",
+      "/v1.41/containers/web/kill",
+    ]);
+    await assert.rejects(client.containerInspect("/"), TypeError);
+  });
 });
 
 Deno.test("DockerClient falls back to /version and refuses too old an engine", async () => {

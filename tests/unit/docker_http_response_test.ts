@@ -58,6 +58,51 @@ function assertEverySplit(text: string, expected: Partial<Parsed>, eof = false):
   assert.ok(count > input.length);
 }
 
+/**
+ * Pushes `text` in every split (without EOF: the error must not wait for the
+ * connection to close): each must throw a DockerProtocolError matching
+ * `pattern` (a string: exactly that message), having handed out no more than
+ * `bodyBefore` of body first, and exactly that when pushed a byte at a time.
+ */
+function assertRejectedEverySplit(
+  text: string,
+  pattern: RegExp | string,
+  bodyBefore = "",
+): void {
+  const input = bytes(text);
+  const matches = (message: string) =>
+    typeof pattern === "string" ? message === pattern : pattern.test(message);
+  for (const pieces of everySplit(input)) {
+    const parser = new ResponseParser();
+    const data: Uint8Array[] = [];
+    const split = pieces.map((p) => p.length).join("+");
+    assert.throws(
+      () => {
+        for (const piece of pieces) {
+          for (const e of parser.push(piece)) if (e.type === "data") data.push(e.data);
+        }
+      },
+      (e) => e instanceof DockerProtocolError && matches(e.message),
+      `pieces ${split}`,
+    );
+    // Only pieces pushed whole before the throw hand out data, so a split can show less.
+    const body = new TextDecoder().decode(concat(data));
+    assert.ok(
+      bodyBefore.startsWith(body),
+      `handed out ${JSON.stringify(body)} with pieces ${split}`,
+    );
+    if (pieces.length === 1) assert.equal(body, "", "a throwing push() returns nothing");
+  }
+  const bytewise = new ResponseParser();
+  const data: Uint8Array[] = [];
+  assert.throws(() => {
+    for (const byte of input) {
+      for (const e of bytewise.push(Uint8Array.of(byte))) if (e.type === "data") data.push(e.data);
+    }
+  }, DockerProtocolError);
+  assert.equal(new TextDecoder().decode(concat(data)), bodyBefore, "handed out a byte at a time");
+}
+
 function assertProtocolError(text: string | Uint8Array, pattern: RegExp, eof = true): void {
   const input = typeof text === "string" ? bytes(text) : text;
   const run = (pieces: Uint8Array[]) => {
@@ -94,7 +139,8 @@ Deno.test("ResponseParser handles Content-Length bodies split anywhere", () => {
 Deno.test("ResponseParser handles chunked bodies with extensions and trailers split anywhere", () => {
   assertEverySplit(
     "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" +
-      '5;name="v;x"\r\nhello\r\n001 \r\n \r\n5\r\nworld\r\n0\r\nX-Sum: 1\r\nX-Other: b\r\n\r\n',
+      '5;name="v;x"\r\nhello\r\n001 ; e = t\t;q="a\\"\t\xe9"\r\n \r\n5;x\r\nworld\r\n' +
+      "0\r\nX-Sum: 1\r\nX-Other: b\r\n\r\n",
     {
       status: 200,
       body: "hello world",
@@ -137,6 +183,37 @@ Deno.test("ResponseParser skips interim 1xx responses", () => {
     "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}",
     { status: 201, body: "{}" },
   );
+  assertEverySplit(
+    "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    { status: 200, headers: { "content-length": "2" }, body: "ok" },
+  );
+});
+
+Deno.test("ResponseParser skips empty lines before a status line, also after an interim response", () => {
+  const final = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+  assertEverySplit(`\r\n${final}`, { status: 200, body: "ok", excess: 0 });
+  assertEverySplit(`\n\r\n${final}`, { status: 200, body: "ok" });
+  assertEverySplit(`HTTP/1.1 100 Continue\r\n\r\n\r\n${final}`, { status: 200, body: "ok" });
+  assertEverySplit(
+    `HTTP/1.1 100 Continue\r\n\r\n\r\n\r\nHTTP/1.1 102 Processing\r\n\r\n\n${final}`,
+    { status: 200, body: "ok" },
+  );
+  // Eight empty lines before each status line pass, a ninth is garbage.
+  const eight = "\r\n".repeat(8);
+  assertEverySplit(`${eight}HTTP/1.1 100 Continue\r\n\r\n${eight}${final}`, { body: "ok" });
+  assertRejectedEverySplit(
+    `${eight}\r\n${final}`,
+    /more than 8 empty lines before its status line/,
+  );
+  assertRejectedEverySplit(
+    `HTTP/1.1 100 Continue\r\n\r\n${eight}\n${final}`,
+    /more than 8 empty lines/,
+  );
+  assertProtocolError("\r\n\r\n", /Connection closed before a response was received/);
+  assertProtocolError(
+    "HTTP/1.1 100 Continue\r\n\r\n\r\n",
+    /closed after an interim \(1xx\) response, before the final one/,
+  );
 });
 
 Deno.test("ResponseParser reads headers case-insensitively and joins repeats", () => {
@@ -150,9 +227,20 @@ Deno.test("ResponseParser reads headers case-insensitively and joins repeats", (
   assert.equal(parse([bytes("HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n")]).statusText, "");
 });
 
-Deno.test("ResponseParser accepts bare LF line endings", () => {
+Deno.test("ResponseParser accepts bare LF line endings in the head and trailers only", () => {
+  // RFC 9112 §2.2 lets a recipient take a bare LF as the end of a start line or field line.
   assertEverySplit("HTTP/1.1 200 OK\nContent-Length: 2\n\nok", { body: "ok" });
-  assertEverySplit("HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\n2\nok\n0\n\n", { body: "ok" });
+  assertEverySplit("HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\n2\r\nok\r\n0\r\nT: 1\n\n", {
+    body: "ok",
+    trailers: { t: "1" },
+  });
+  // The chunked framing itself is not a field: its lines end with CRLF.
+  const head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+  assertRejectedEverySplit(
+    `${head}2\nok\r\n0\r\n\r\n`,
+    /Chunk size line "2" does not end with CRLF/,
+  );
+  assertRejectedEverySplit(`${head}2\r\nok\n0\r\n\r\n`, /Chunk data is not followed by CRLF/, "ok");
 });
 
 Deno.test("ResponseParser decides keep-alive from the version and Connection", () => {
@@ -188,7 +276,45 @@ Deno.test("ResponseParser rejects a bad status line", () => {
   assertProtocolError("HTTP/1.1 20 OK\r\n\r\n", /Invalid status line/);
   assertProtocolError("HTTP/1.1 099 Odd\r\n\r\n", /Invalid status line/);
   assertProtocolError("SSH-2.0-OpenSSH\r\n\r\n", /Invalid status line/);
-  assertProtocolError("\r\n\r\n", /Invalid status line ""/);
+  assertProtocolError(" HTTP/1.1 200 OK\r\n\r\n", /Invalid status line " HTTP\/1.1 200 OK"/);
+  assertProtocolError("RTSP/1.0 200 OK\r\n\r\n", /Invalid status line/);
+  assertRejectedEverySplit(
+    "HTTP/1.1 200 OK\x00\r\n\r\n",
+    /Invalid status line .*: control character 0x00/,
+  );
+});
+
+Deno.test("ResponseParser rejects a bare CR anywhere outside a body, split anywhere", () => {
+  const ok = "Content-Length: 0\r\n\r\n";
+  assertRejectedEverySplit(
+    `HTTP/1.1 200 OK\r\nFoo: 1\rBar: 2\r\n${ok}`,
+    /Invalid header line "Foo: 1\\rBar: 2": a bare CR \(one not followed by LF\)/,
+  );
+  assertRejectedEverySplit(
+    `HTTP/1.1 200 OK\rContent-Length: 0\r\n\r\n`,
+    /Invalid status line "HTTP\/1.1 200 OK\\rContent-Length: 0": a bare CR/,
+  );
+  assertRejectedEverySplit("HTTP/1.1 200 OK\r\rContent-Length: 4\r\n\r\nEvil", /a bare CR/);
+  assertRejectedEverySplit(`HTTP/1.1 200 OK\r\nX: 1\r\r\n${ok}`, /Invalid header line "X: 1\\r"/);
+  assertRejectedEverySplit(`HTTP/1.1 200 OK\r\nX: 1\r\n\r\r\n${ok}`, /Invalid header line "\\r"/);
+  assertRejectedEverySplit(`\rHTTP/1.1 200 OK\r\n${ok}`, /a bare CR .* before the status line/);
+  assertRejectedEverySplit(`\r\r\nHTTP/1.1 200 OK\r\n${ok}`, /a bare CR .* before the status line/);
+  assertRejectedEverySplit(
+    `HTTP/1.1 100 Continue\r\n\r\n\r\rHTTP/1.1 200 OK\r\n${ok}`,
+    /a bare CR .* before the status line/,
+  );
+  const chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+  assertRejectedEverySplit(
+    `${chunked}2\rX\r\nok\r\n0\r\n\r\n`,
+    /Invalid chunk size line "2\\rX": a bare CR/,
+  );
+  assertRejectedEverySplit(`${chunked}2;a\r\r\nok\r\n0\r\n\r\n`, /a bare CR/);
+  assertRejectedEverySplit(
+    `${chunked}2\r\nok\r\n0\r\nX: 1\rY: 2\r\n\r\n`,
+    /Invalid trailer line "X: 1\\rY: 2": a bare CR/,
+    "ok",
+  );
+  assertRejectedEverySplit(`${chunked}2\r\nok\r\n0\r\n\r\r\n`, /Invalid trailer line "\\r"/, "ok");
 });
 
 Deno.test("ResponseParser rejects malformed header lines", () => {
@@ -198,6 +324,33 @@ Deno.test("ResponseParser rejects malformed header lines", () => {
   assertProtocolError("HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\n", /Invalid Content-Length/);
   assertProtocolError("HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\n", /Invalid Content-Length/);
   assertProtocolError("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", /Invalid Content-Length/);
+  assertRejectedEverySplit(
+    "HTTP/1.1 200 OK\r\nX: a\x00b\r\n\r\n",
+    /"X: a\\u0000b": control character 0x00/,
+  );
+  assertRejectedEverySplit("HTTP/1.1 200 OK\r\nX: \x1b[2J\r\n\r\n", /control character 0x1b/);
+  // Tabs and obs-text are field content.
+  assertEverySplit("HTTP/1.1 200 OK\r\nX: a\tb\xe9\r\nContent-Length: 0\r\n\r\n", {
+    headers: { x: "a\tb\xe9", "content-length": "0" },
+  });
+});
+
+Deno.test("ResponseParser rejects whitespace starting a header line as soon as it arrives", () => {
+  // No EOF: a valid head cannot follow, so the error must not wait for one.
+  assertRejectedEverySplit(
+    "HTTP/1.1 200 OK\r\n Host: foo",
+    /Invalid response: whitespace between the status line and the first header \(" /,
+  );
+  assertRejectedEverySplit("HTTP/1.1 200 OK\r\nX: 1\r\n\tfolded", /Folded header line "\\t/);
+  assertRejectedEverySplit("HTTP/1.1 200 OK\nX: 1\n folded", /Folded header line " /);
+  assertRejectedEverySplit("HTTP/1.1 200 OK\r\nX: 1\r\n \r\n\r\n", /Folded header line/);
+});
+
+Deno.test("ResponseParser rejects a 101 it did not ask for", () => {
+  assertRejectedEverySplit(
+    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: tcp\r\nConnection: Upgrade\r\n\r\nraw stream",
+    /Unexpected 101 Switching Protocols response: the request did not ask to upgrade/,
+  );
 });
 
 Deno.test("ResponseParser rejects a bad chunk size", () => {
@@ -209,6 +362,22 @@ Deno.test("ResponseParser rejects a bad chunk size", () => {
   assertProtocolError(`${head}2\r\nokX\r\n`, /not followed by CRLF/);
   assertProtocolError(`${head}2\r\nok\rX`, /not followed by CRLF/);
   assertProtocolError(`${head}${"1".repeat(5000)}`, /Chunk size line exceeds 4096 bytes/);
+});
+
+Deno.test("ResponseParser rejects a malformed chunk-size line before handing out its chunk", () => {
+  // The full grammar is tested on ChunkedDecoder; these go through the whole response.
+  const head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+  const good = "3;a=b\r\nabc\r\n";
+  for (const line of ["25  ", "2;", '2;a="x']) {
+    const pattern = `Invalid chunk size line ${JSON.stringify(line)}`;
+    assertRejectedEverySplit(`${head}${line}\r\nok\r\n0\r\n\r\n`, pattern);
+    assertRejectedEverySplit(`${head}${good}${line}\r\nok\r\n0\r\n\r\n`, pattern, "abc");
+  }
+  // llhttp's "Unbalanced chunk extensions quoting" vector: nothing of "hello" gets out.
+  assertRejectedEverySplit(
+    `${head}5;ilovew3="abc";somuchlove="def; ghi\r\nhello\r\n0\r\n\r\n`,
+    /Invalid chunk size line "5;ilovew3=\\"abc\\";somuchlove=\\"def; ghi"$/,
+  );
 });
 
 Deno.test("ResponseParser rejects oversize headers without buffering them all", () => {

@@ -10,7 +10,9 @@ import type { DockerClient } from "../../docker/client.ts";
 import { DockerError } from "../../docker/errors.ts";
 import type { ContainerInspect } from "../../docker/types.ts";
 import { cwd, hostname, pathExists } from "../../runtime.ts";
+import { listenTcp } from "../../transport.ts";
 import type { ParentAddress } from "../backend.ts";
+import { hostParentAddress } from "./host_address.ts";
 import type { ResolvedDockerBackendOptions } from "./options.ts";
 
 /** The container the parent runs in. */
@@ -95,7 +97,8 @@ export function inferApp(parent: ParentContainer | undefined): string {
 /**
  * Checks the runners' network and works out where the parent listens and
  * what runners dial: `parentHost` when given, else the parent container's
- * name on that network, else the network's gateway.
+ * name on that network, else (a parent on the host) the network's gateway,
+ * or a VM engine's host alias (see `host_address.ts`).
  *
  * @param client The engine.
  * @param networkName The runners' network.
@@ -133,11 +136,32 @@ export async function resolveParentAddress(
       dialHost: parent.container.Name.replace(/^\//, ""),
     };
   }
-  const gateway = network.IPAM.Config?.find((c) => c.Gateway)?.Gateway;
+  const gateway = network.IPAM.Config?.find((c) => c.Gateway && !c.Gateway.includes(":"))
+    ?.Gateway;
   if (gateway === undefined) {
     throw new Error(
       `Cannot reach the parent from network "${network.Name}": it has no IPv4 gateway; set the "parentHost" option`,
     );
   }
-  return { listenHost: gateway, dialHost: gateway };
+  const gatewayIsLocal = await canListenOn(gateway);
+  // Only an engine elsewhere needs its /info read (a VM engine's host alias).
+  const info = gatewayIsLocal
+    ? undefined
+    : await client.info({ timeout: options.startTimeout }).catch(() => undefined);
+  return hostParentAddress({ network: network.Name, gateway, gatewayIsLocal, info });
+}
+
+/**
+ * Whether this machine can listen on `address`: the test that it is one of
+ * its own. (Interface lists are not: Node's leaves out a bridge with no
+ * container attached yet.)
+ */
+async function canListenOn(address: string): Promise<boolean> {
+  try {
+    const listener = await listenTcp(address, 0);
+    listener.close();
+    return true;
+  } catch {
+    return false;
+  }
 }
