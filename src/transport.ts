@@ -24,12 +24,20 @@ export interface Socket {
   close(): void;
 }
 
+/** A connection a {@linkcode Listener} accepted: a socket, and where it came from and arrived. */
+export interface AcceptedSocket extends Socket {
+  /** The local address it arrived at (`10.89.0.1`; IPv4-mapped IPv6 unwrapped). */
+  readonly localAddress: string;
+  /** The peer's address. */
+  readonly remoteAddress: string;
+}
+
 /** A TCP listener. */
 export interface Listener {
   /** The bound address. */
   readonly addr: { hostname: string; port: number };
   /** Accepts the next connection; rejects with a "closed" error once `close()` ran. */
-  accept(): Promise<Socket>;
+  accept(): Promise<AcceptedSocket>;
   /** Stops listening. */
   close(): void;
 }
@@ -417,10 +425,18 @@ export async function listenTcp(hostname: string, port: number): Promise<Listene
     accept: async () => {
       const conn = await inner.accept();
       conn.setNoDelay(true);
-      return conn;
+      return Object.assign(conn, {
+        localAddress: unmapped(conn.localAddr.hostname),
+        remoteAddress: unmapped(conn.remoteAddr.hostname),
+      });
     },
     close: () => inner.close(),
   };
+}
+
+/** `::ffff:10.0.0.1` as `10.0.0.1`; any other address as it is. */
+function unmapped(address: string | undefined): string {
+  return (address ?? "").replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, "");
 }
 
 // ---- Node.js ---------------------------------------------------------------
@@ -573,11 +589,16 @@ async function nodeConnect(
 async function nodeListen(hostname: string, port: number): Promise<Listener> {
   const net = await loadNet();
   const pending: NodeNet.Socket[] = [];
-  const waiting: { resolve: (s: Socket) => void; reject: (e: unknown) => void }[] = [];
+  const waiting: { resolve: (s: AcceptedSocket) => void; reject: (e: unknown) => void }[] = [];
+  const accepted = (sock: NodeNet.Socket): AcceptedSocket =>
+    Object.assign(new NodeSocket(sock, sock, () => sock.destroy()), {
+      localAddress: unmapped(sock.localAddress),
+      remoteAddress: unmapped(sock.remoteAddress),
+    });
   let closed = false;
   const server = net.createServer({ noDelay: true, pauseOnConnect: false }, (sock) => {
     const waiter = waiting.shift();
-    if (waiter) waiter.resolve(new NodeSocket(sock, sock, () => sock.destroy()));
+    if (waiter) waiter.resolve(accepted(sock));
     else pending.push(sock);
   });
   await new Promise<void>((resolve, reject) => {
@@ -593,7 +614,7 @@ async function nodeListen(hostname: string, port: number): Promise<Listener> {
     accept: () => {
       if (closed) return Promise.reject(closedError());
       const sock = pending.shift();
-      if (sock) return Promise.resolve(new NodeSocket(sock, sock, () => sock.destroy()));
+      if (sock) return Promise.resolve(accepted(sock));
       return new Promise((resolve, reject) => waiting.push({ resolve, reject }));
     },
     close: () => {

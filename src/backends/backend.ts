@@ -13,6 +13,12 @@ export interface ParentAddress {
   listenHost: string;
   /** Host name or address the runners dial. */
   dialHost: string;
+  /**
+   * When the parent must listen on every interface (`listenHost` `0.0.0.0`,
+   * because the address runners arrive at does not exist yet), the only local
+   * address connections are accepted at: any other is closed unread.
+   */
+  acceptOn?: string;
 }
 
 /** What a backend needs to start one runner. */

@@ -7,6 +7,7 @@
 
 import { connectEndpoint } from "../docker/connection.ts";
 import { hostParentAddress, vmEngineOf } from "../backends/docker/host_address.ts";
+import { detectParentContainer } from "../backends/docker/parent_container.ts";
 import { MAX_API_VERSION, MIN_API_VERSION } from "../docker/client.ts";
 import type { DockerClient } from "../docker/client.ts";
 import { DockerError } from "../docker/errors.ts";
@@ -183,10 +184,13 @@ function apiCompare(a: string, b: string): number {
 /** Checks the engine; returns false when it does not answer as an engine. */
 export async function checkEngine(client: DockerClient, report: Report): Promise<boolean> {
   try {
-    await client.ping({ timeout: 10_000 });
+    const ping = await client.ping({ timeout: 10_000 });
     const v = await client.version({ timeout: 10_000 });
     const min = v.MinAPIVersion ?? "?";
-    const engine = `engine ${v.Version} on ${v.Os}/${v.Arch}, API ${min}–${v.ApiVersion}`;
+    const name = ping.engine === "podman"
+      ? `Podman ${ping.podmanVersion ?? v.Version} (Docker-compatible API)`
+      : `engine ${v.Version}`;
+    const engine = `${name} on ${v.Os}/${v.Arch}, API ${min}–${v.ApiVersion}`;
     if (apiCompare(v.ApiVersion, MIN_API_VERSION) < 0) {
       report.fail(
         `${engine}: older than flame-docker's API ${MIN_API_VERSION}–${MAX_API_VERSION}`,
@@ -214,23 +218,13 @@ export async function checkEngine(client: DockerClient, report: Report): Promise
   }
 }
 
-/** The container this process runs in, if the engine knows it. */
+/** The container this process runs in, if the engine knows it (on Docker or Podman). */
 export async function detectSelf(client: DockerClient): Promise<ContainerInspect | undefined> {
-  try {
-    await Deno.stat("/.dockerenv");
-  } catch {
-    return undefined;
-  }
-  try {
-    return await client.containerInspect(Deno.hostname(), { timeout: 10_000 });
-  } catch (error) {
-    if (error instanceof DockerError && error.notFound) return undefined;
-    throw error;
-  }
+  return (await detectParentContainer(client, 10_000))?.container;
 }
 
 /** Networks every engine has; runners cannot resolve names on them. */
-export const BUILTIN_NETWORKS = ["bridge", "host", "none"];
+export const BUILTIN_NETWORKS = ["bridge", "host", "none", "podman"];
 
 /** Checks the runners' network; returns it when runners can use it. */
 export async function checkNetwork(
@@ -349,6 +343,8 @@ export async function checkReachable(
       );
       return;
     }
+    const ping = await client.ping({ timeout: 10_000 }).catch(() => undefined);
+    const localPodman = ping?.engine === "podman" && client.endpoint?.transport === "unix";
     const info = await client.info({ timeout: 10_000 }).catch(() => undefined);
     try {
       const address = hostParentAddress({
@@ -356,7 +352,14 @@ export async function checkReachable(
         gateway,
         gatewayIsLocal: false,
         info,
+        localPodman,
       });
+      if (localPodman) {
+        report.ok(
+          `parent reachable: Podman brings up the bridge of "${network.Name}" (gateway ${gateway}) only when its first container joins, so the parent listens on every interface and accepts only connections that arrive at ${gateway}`,
+        );
+        return;
+      }
       report.ok(
         `parent reachable: the engine runs in a VM (${
           info === undefined ? "" : vmEngineOf(info)?.engine

@@ -436,10 +436,14 @@ export class DockerClient implements AsyncDisposable {
         // An unsupported engine still answers pings; calls will report it.
       }
     }
+    const libpod = headers.get("libpod-api-version") ??
+      /^libpod\/(\S+)/i.exec(headers.get("server") ?? "")?.[1];
     return {
       apiVersion,
       osType: headers.get("ostype"),
       experimental: headers.get("docker-experimental") === "true",
+      engine: libpod === undefined ? "docker" : "podman",
+      ...(libpod === undefined ? {} : { podmanVersion: libpod }),
     };
   }
 
@@ -991,7 +995,7 @@ export class DockerClient implements AsyncDisposable {
       const status = head.status;
       if (status >= 200 && status < 300) return response;
       if (status === 304 && extra.notModified) return response;
-      const message = engineMessage(
+      const { message, cause } = engineMessage(
         textDecoder.decode(await response.bytes()),
         head,
         method,
@@ -1000,6 +1004,7 @@ export class DockerClient implements AsyncDisposable {
       throw new DockerError(`Cannot ${action}: ${this.#explain(status, message)}`, {
         status,
         engineMessage: message,
+        ...(cause === undefined ? {} : { engineCause: cause }),
         method,
         path: target,
       });
@@ -1135,10 +1140,19 @@ const TOO_OLD = /client version (\S+) is too old\. Minimum supported API version
  * body that is not the engine's (an HTML page from a proxy such as
  * docker-socket-proxy) is not quoted: the message says who refused what.
  */
-function engineMessage(text: string, head: ResponseHead, method: string, path: string): string {
+function engineMessage(
+  text: string,
+  head: ResponseHead,
+  method: string,
+  path: string,
+): { message: string; cause?: string } {
   try {
-    const body = JSON.parse(text) as { message?: unknown };
-    if (typeof body.message === "string") return body.message;
+    const body = JSON.parse(text) as { message?: unknown; cause?: unknown };
+    if (typeof body.message === "string") {
+      return typeof body.cause === "string" && body.cause !== ""
+        ? { message: body.message, cause: body.cause }
+        : { message: body.message };
+    }
   } catch {
     // Not JSON: use the text itself.
   }
@@ -1147,11 +1161,13 @@ function engineMessage(text: string, head: ResponseHead, method: string, path: s
   const trimmed = text.trim();
   if (/html/i.test(type) || /^<(!doctype|html|head|body|h1)\b/i.test(trimmed)) {
     const refused = head.status === 401 || head.status === 403 || head.status === 405;
-    return refused
-      ? `the engine or a proxy in front of it refused ${method} ${path} with status ${status} (a socket proxy must allow this call: see SECURITY.md)`
-      : `the engine or a proxy in front of it answered ${method} ${path} with status ${status} and a non-Docker (HTML) body`;
+    return {
+      message: refused
+        ? `the engine or a proxy in front of it refused ${method} ${path} with status ${status} (a socket proxy must allow this call: see SECURITY.md)`
+        : `the engine or a proxy in front of it answered ${method} ${path} with status ${status} and a non-Docker (HTML) body`,
+    };
   }
-  return trimmed === "" ? status : trimmed;
+  return { message: trimmed === "" ? status : trimmed };
 }
 
 /**

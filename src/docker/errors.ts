@@ -10,6 +10,12 @@ export interface DockerErrorOptions extends ErrorOptions {
   status: number;
   /** The engine's own message, from the `message` field of the JSON error body. */
   engineMessage: string;
+  /**
+   * The engine's error class, from the `cause` field of the JSON error body:
+   * Podman sends one (`"no such container"`, `"that name is already in use"`,
+   * …); Docker does not.
+   */
+  engineCause?: string;
   /** HTTP method of the failed request. */
   method: string;
   /** Path (with query) of the failed request. */
@@ -17,11 +23,39 @@ export interface DockerErrorOptions extends ErrorOptions {
 }
 
 /**
+ * Podman's error causes (its `define` errors, sent as the body's `cause`)
+ * that mean what Docker says with 404.
+ */
+const PODMAN_NOT_FOUND: ReadonlySet<string> = new Set([
+  "no such container",
+  "no such image",
+  "no such network",
+  "no such volume",
+  "no such pod",
+  "no such exec session",
+  "no such secret",
+  "container has already been removed",
+]);
+
+/** Podman's error causes that mean what Docker says with 409. */
+const PODMAN_CONFLICT: ReadonlySet<string> = new Set([
+  "that name is already in use",
+  "container already exists",
+  "pod already exists",
+  "network already exists",
+  "volume already exists",
+  "container state improper",
+  "container is running",
+  "volume is being used",
+]);
+
+/**
  * The engine answered a request with an error, either as an HTTP status or
  * as an error line inside a stream (image pull progress).
  *
- * Check `status` (or the `notFound`/`conflict` getters) rather than the
- * message text.
+ * Check the `notFound`/`conflict` getters rather than the message text:
+ * they also read Podman's answers, which give some of these cases status 500
+ * and say which in the body's `cause`.
  *
  * @example Telling a missing image from other failures
  * ```ts
@@ -111,6 +145,29 @@ export class DockerError extends Error {
    * ```
    */
   readonly path: string;
+  /**
+   * The engine's error class (`cause` of the JSON error body), when it sends
+   * one: Podman does (`"no such container"`, `"container state improper"`, …),
+   * Docker does not.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { DockerError } from "@flame/docker/docker";
+   *
+   * // Podman answers a name conflict with 500 and says what it is in `cause`.
+   * const err = new DockerError('Cannot create container "web": that name is already in use', {
+   *   status: 500,
+   *   engineMessage: 'the container name "web" is already in use',
+   *   engineCause: "that name is already in use",
+   *   method: "POST",
+   *   path: "/v1.41/containers/create?name=web",
+   * });
+   * assert.equal(err.engineCause, "that name is already in use");
+   * assert.ok(err.conflict);
+   * ```
+   */
+  readonly engineCause: string | undefined;
 
   /**
    * Creates an error for a failed engine request.
@@ -138,14 +195,16 @@ export class DockerError extends Error {
     this.name = "DockerError";
     this.status = options.status;
     this.engineMessage = options.engineMessage;
+    this.engineCause = options.engineCause;
     this.method = options.method;
     this.path = options.path;
   }
 
   /**
-   * Whether the engine answered 404 (no such image, container or network).
+   * Whether the engine answered 404 (no such image, container or network),
+   * or Podman's 500 with a "no such …" cause (an inspect during auto-removal).
    *
-   * @returns `true` for status 404.
+   * @returns `true` for status 404 and its Podman equivalents.
    *
    * @example
    * ```ts
@@ -171,13 +230,15 @@ export class DockerError extends Error {
    * ```
    */
   get notFound(): boolean {
-    return this.status === 404;
+    return this.status === 404 || (this.engineCause !== undefined &&
+      PODMAN_NOT_FOUND.has(this.engineCause));
   }
 
   /**
-   * Whether the engine answered 409 (name in use, container running, ...).
+   * Whether the engine answered 409 (name in use, container running or not
+   * running, ...), or Podman's 500 with the same meaning in its cause.
    *
-   * @returns `true` for status 409.
+   * @returns `true` for status 409 and its Podman equivalents.
    *
    * @example
    * ```ts
@@ -194,7 +255,8 @@ export class DockerError extends Error {
    * ```
    */
   get conflict(): boolean {
-    return this.status === 409;
+    return this.status === 409 || (this.engineCause !== undefined &&
+      PODMAN_CONFLICT.has(this.engineCause));
   }
 
   /**

@@ -30,6 +30,13 @@ export interface DockerPing {
   osType: string | undefined;
   /** Whether experimental features are on (`Docker-Experimental` header). */
   experimental: boolean;
+  /**
+   * Which engine answered: `"podman"` when it sends Podman's own API version
+   * (`Libpod-Api-Version` header, or a `Server: Libpod/…` header), else `"docker"`.
+   */
+  engine: "docker" | "podman";
+  /** Podman's version (`Libpod-Api-Version` header), when the engine is Podman. */
+  podmanVersion?: string;
 }
 
 /** Result of `GET /version`. */
@@ -72,6 +79,8 @@ export interface SystemInfo {
   Labels?: string[] | null;
   /** Swarm state (`LocalNodeState`: `inactive`, `active`, …). */
   Swarm?: { LocalNodeState?: string; NodeID?: string; ControlAvailable?: boolean };
+  /** Security features (`name=seccomp,profile=default`, `name=rootless`, …). */
+  SecurityOptions?: string[] | null;
 }
 
 /** Result of `GET /images/{name}/json`. */

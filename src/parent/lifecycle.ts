@@ -40,6 +40,8 @@ export class RunnerLifecycle {
   readonly #emitter: PoolEmitter;
   readonly #host: LifecycleHost;
   #boots = new Set<Promise<void>>();
+  /** Gives up on a boot under way (the pool is closing). */
+  #bootAborts = new Set<() => void>();
   #stops = new Set<Promise<void>>();
   #listener: Promise<{ listener: ParentListener; dialHost: string }> | undefined;
   #reaping: Promise<void> | undefined;
@@ -82,6 +84,7 @@ export class RunnerLifecycle {
       const address = await this.#backend.prepare();
       const listener = await ParentListener.open(address.listenHost, 0, {
         logger: this.#emitter.log,
+        ...(address.acceptOn === undefined ? {} : { acceptOn: address.acceptOn }),
       });
       this.#emitter.log.info(
         `pool ${this.#config.name}: listening for runners on ${listener.addr.hostname}:${listener.addr.port} (${this.#backend.name} backend)`,
@@ -182,32 +185,38 @@ export class RunnerLifecycle {
         : null,
     });
     let handle: RunnerHandle | undefined;
+    let booting: Promise<RunnerHandle> | undefined;
     let timer: Timer | undefined;
+    let giveUp: (() => void) | undefined;
     try {
-      const timedOut = new Promise<never>((_, reject) => {
+      // Rejects when the boot times out or the pool closes (which gives up on boots under way).
+      const givenUp = new Promise<never>((_, reject) => {
+        const fail = (error: BootError) => {
+          controller.abort(error);
+          reject(error);
+        };
+        giveUp = () => fail(new BootError(`Cannot boot runner "${id}": the pool is closing`));
+        this.#bootAborts.add(giveUp);
         timer = setTimeout(() => {
-          controller.abort();
-          reject(
+          fail(
             new BootError(
               `Cannot boot runner "${id}": it did not connect within ${config.bootTimeout} ms`,
             ),
           );
         }, config.bootTimeout);
       });
-      handle = await Promise.race([
-        this.#backend.boot({
-          id,
-          parentEnv,
-          pool: config.name,
-          signal: controller.signal,
-          onEvent: (name, attributes) => this.#emitter.emit(name, attributes, id),
-        }),
-        timedOut,
-      ]);
+      booting = this.#backend.boot({
+        id,
+        parentEnv,
+        pool: config.name,
+        signal: controller.signal,
+        onEvent: (name, attributes) => this.#emitter.emit(name, attributes, id),
+      });
+      handle = await Promise.race([booting, givenUp]);
       const started = handle;
       const conn = await Promise.race([
         expectation.connection,
-        timedOut,
+        givenUp,
         started.exited.then((how) => {
           throw new BootError(`Cannot boot runner "${id}": it exited before connecting (${how})`);
         }),
@@ -232,10 +241,17 @@ export class RunnerLifecycle {
     } catch (err) {
       expectation.cancel();
       controller.abort();
-      if (handle !== undefined) this.#trackStop(this.#backend.stop(handle));
+      if (handle !== undefined) {
+        this.#trackStop(this.#backend.stop(handle));
+      } else if (booting !== undefined) {
+        // A boot given up on still ends in the backend: stop what it started after all
+        // (tracked as a stop, so close() waits for it).
+        this.#trackStop(booting.then((late) => this.#backend.stop(late), () => {}));
+      }
       throw err;
     } finally {
       clearTimeout(timer);
+      if (giveUp !== undefined) this.#bootAborts.delete(giveUp);
     }
   }
 
@@ -348,10 +364,15 @@ export class RunnerLifecycle {
     clearTimeout(this.#replaceTimer);
   }
 
-  /** Waits for boots in progress, then stops every runner and waits until all are stopped. */
+  /**
+   * Gives up on boots in progress (their runners would be stopped as soon as
+   * they are up), stops every runner, and waits until the boots have ended
+   * and every runner is stopped.
+   */
   async stopAll(): Promise<void> {
-    while (this.#boots.size > 0) await Promise.allSettled([...this.#boots]);
+    for (const giveUp of this.#bootAborts) giveUp();
     for (const runner of this.#placement.runners.slice()) this.stopRunner(runner, "closed");
+    while (this.#boots.size > 0) await Promise.allSettled([...this.#boots]);
     while (this.#stops.size > 0) await Promise.allSettled([...this.#stops]);
     this.#placement.runners.length = 0;
   }

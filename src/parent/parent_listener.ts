@@ -12,7 +12,7 @@
 
 import { FrameConnection } from "../protocol/connection.ts";
 import { authenticateRunner, HANDSHAKE_MAX_PAYLOAD, importSecret } from "../protocol/handshake.ts";
-import { type Listener, listenTcp, type Socket, socketErrorKind } from "../transport.ts";
+import { type AcceptedSocket, type Listener, listenTcp, socketErrorKind } from "../transport.ts";
 import type { Logger } from "../util/logger.ts";
 import { withResolvers } from "../util/promise.ts";
 
@@ -29,6 +29,12 @@ export interface ParentListenerOptions {
   maxPending?: number;
   /** Minimum milliseconds between two "dropped connections" log lines. @default 10000 */
   dropLogInterval?: number;
+  /**
+   * Accept only connections that arrive at this local address (when listening
+   * on every interface because the runners' address is not up yet); others
+   * are closed unread.
+   */
+  acceptOn?: string;
 }
 
 /** Distinct drop reasons kept per log interval; the rest count as "other". */
@@ -60,6 +66,7 @@ export class ParentListener {
   #lastDropLog = 0;
   #dropReasons = new Map<string, number>();
   #accepting: Promise<void>;
+  #acceptOn: string | undefined;
   #closing = false;
 
   private constructor(listener: Listener, options: ParentListenerOptions) {
@@ -68,6 +75,7 @@ export class ParentListener {
     this.#handshakeTimeout = options.handshakeTimeout ?? 5000;
     this.#maxPending = options.maxPending ?? 256;
     this.#dropLogInterval = options.dropLogInterval ?? 10_000;
+    this.#acceptOn = options.acceptOn;
     this.#accepting = this.#acceptLoop();
   }
 
@@ -113,7 +121,7 @@ export class ParentListener {
 
   async #acceptLoop(): Promise<void> {
     while (!this.#closing) {
-      let socket: Socket;
+      let socket: AcceptedSocket;
       try {
         socket = await this.#listener.accept();
       } catch (err) {
@@ -122,6 +130,11 @@ export class ParentListener {
         // accept): keep the port, or no runner could ever connect again.
         this.#dropped(`accept failed: ${(err as Error).message}`);
         await new Promise((r) => setTimeout(r, ACCEPT_RETRY_DELAY));
+        continue;
+      }
+      if (this.#acceptOn !== undefined && socket.localAddress !== this.#acceptOn) {
+        socket.close();
+        this.#dropped(`arrived at ${socket.localAddress}, not at ${this.#acceptOn}`);
         continue;
       }
       if (this.#handshakes.size >= this.#maxPending) {

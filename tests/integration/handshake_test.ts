@@ -478,3 +478,43 @@ Deno.test({
     }
   },
 });
+
+Deno.test("a listener on every interface with acceptOn takes only connections that arrive there", async () => {
+  // As for a parent on the host of a local Podman, whose bridge address comes up with the
+  // first runner: 127.0.0.2 stands for the gateway, 127.0.0.1 for any other interface.
+  const log = captureLogger();
+  const listener = await ParentListener.open("0.0.0.0", 0, {
+    logger: log.logger,
+    acceptOn: "127.0.0.2",
+    dropLogInterval: 0,
+  });
+  try {
+    const elsewhere = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+    assert.notEqual(await closedWithin(elsewhere, 2000), "timeout", "not closed at once");
+    elsewhere.close();
+    assert.equal(listener.drops, 1);
+    assert.match(
+      log.lines.map((l) => l.message).join("\n"),
+      /arrived at 127\.0\.0\.1, not at 127\.0\.0\.2/,
+    );
+
+    const { env, text } = parentEnvFor(listener.addr.port, { host: "127.0.0.2" });
+    const expectation = await listener.expect(env.id, env.secret);
+    const stop = new AbortController();
+    const exit = runRunner(text, { signal: stop.signal, logger: captureLogger().logger });
+    const conn = await expectation.connection;
+    try {
+      sendCall(conn, 1, "() => 7");
+      let frame = await conn.readFrame();
+      while (frame?.type === FrameType.Ping) frame = await conn.readFrame();
+      assert.deepEqual(decodeIdValue(frame!.payload), [1, 7]);
+    } finally {
+      stop.abort();
+      await exit;
+      conn.close();
+    }
+    assert.equal(listener.drops, 1);
+  } finally {
+    await listener.close();
+  }
+});

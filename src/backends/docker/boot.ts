@@ -20,9 +20,10 @@ import {
   LABEL_POOL,
   LABEL_PROJECT,
 } from "./labels.ts";
+import { followLogs } from "./logs.ts";
 import type { ResolvedDockerBackendOptions } from "./options.ts";
 import type { ParentContainer } from "./parent_container.ts";
-import { stopRunnerContainer } from "./stop.ts";
+import { EXIT_REPORT_TIMEOUT, removeContainer } from "./stop.ts";
 
 /**
  * Environment every runner gets unless `env` overrides it (`FLAME_PARENT` excepted).
@@ -87,7 +88,6 @@ export function randomHex(bytes: number): string {
     .join("");
 }
 
-const LOG_TAIL_LINES = 30;
 /** Milliseconds between attempts to wait on a runner again after the engine connection dropped. */
 const WAIT_RETRY_MIN = 100;
 const WAIT_RETRY_MAX = 2000;
@@ -109,14 +109,18 @@ function abortableDelay(ms: number, signal: AbortSignal): Promise<boolean> {
 
 /**
  * Boots one runner container: image, create, wait, start; reports the
- * `image`, `created` and `started` phases. A container that fails to start is
- * stopped and removed.
+ * `image`, `created` and `started` phases. Every engine call has a deadline
+ * (`startTimeout`, or the boot's signal). A container that never started
+ * (its start failed, timed out or was aborted) is removed, even with
+ * `keepRunners`: it never ran, so there is nothing in it to inspect, and the
+ * engine's reason is in the error. It is never waited for: an engine may
+ * never report the exit of a container that never ran.
  *
  * @param client The engine.
  * @param spec The boot spec.
  * @param context Options, target, image step, running set and logger.
  * @returns The handle; `exited` resolves when the container stops, with its last log lines.
- * @throws {Error} When a step fails.
+ * @throws {Error} When a step fails; naming the container when it could not be removed.
  */
 export async function bootRunnerContainer(
   client: DockerClient,
@@ -156,15 +160,25 @@ export async function bootRunnerContainer(
       ? { Mounts: [...(options.hostConfig?.Mounts ?? []), ...options.mounts] }
       : {}),
   };
-  const created = await client.containerCreate({
-    Image: target.image,
-    Hostname: name,
-    Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
-    Labels: labels,
-    ...(options.cmd ? { Cmd: options.cmd } : {}),
-    HostConfig: hostConfig,
-    NetworkingConfig: { EndpointsConfig: { [target.network]: {} } },
-  }, { name, timeout, signal });
+  let created: { Id: string };
+  try {
+    created = await client.containerCreate({
+      Image: target.image,
+      Hostname: name,
+      Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+      Labels: labels,
+      ...(options.cmd ? { Cmd: options.cmd } : {}),
+      HostConfig: hostConfig,
+      NetworkingConfig: { EndpointsConfig: { [target.network]: {} } },
+    }, { name, timeout, signal });
+  } catch (err) {
+    // Timed out, aborted or cut off: the engine may have created it all the same.
+    const left = err instanceof DockerError
+      ? ""
+      : await removeUnstarted(client, name, err, context.log);
+    if (left === "") throw err;
+    throw new Error(`${(err as Error).message}${left}`, { cause: err });
+  }
   phase("created", name);
   const handle: DockerHandle = {
     id: spec.id,
@@ -174,15 +188,22 @@ export async function bootRunnerContainer(
     exited: Promise.resolve(""),
   };
   // Wait for the exit before starting, so a runner that dies at once is seen.
-  const waited = client.containerWait(created.Id, { condition: "next-exit" });
-  handle.exited = describeExit(client, handle, waited, context.log);
+  const abandon = new AbortController();
+  const waited = client.containerWait(created.Id, {
+    condition: "next-exit",
+    signal: abandon.signal,
+  });
+  handle.exited = describeExit(client, handle, waited, abandon, context.log);
   context.running.add(handle);
   handle.exited.then(() => context.running.delete(handle));
   try {
     await client.containerStart(created.Id, { timeout, signal });
   } catch (err) {
-    await stopRunnerContainer(client, handle, options, context.log);
-    throw new Error(`Cannot start runner container "${name}": ${(err as Error).message}`, {
+    const reason = (err as Error).message;
+    const left = await removeUnstarted(client, created.Id, err, context.log);
+    abandon.abort(new Error(`container never started: ${reason}`));
+    await handle.exited;
+    throw new Error(`Cannot start runner container "${name}": ${reason}${left}`, {
       cause: err,
     });
   }
@@ -192,62 +213,98 @@ export async function bootRunnerContainer(
   return handle;
 }
 
-/** Keeps the container's last log lines in `handle.logTail` until it exits or is stopped. */
-async function followLogs(client: DockerClient, handle: DockerHandle): Promise<void> {
+/**
+ * Removes a container that never started (bounded by `ENGINE_ANSWER_TIMEOUT`).
+ *
+ * @returns `""` once removed (or never created), else why not and how to remove it by hand.
+ */
+async function removeUnstarted(
+  client: DockerClient,
+  container: string,
+  why: unknown,
+  log: Logger,
+): Promise<string> {
   try {
-    for await (
-      const chunk of client.containerLogs(handle.container, {
-        follow: true,
-        stdout: true,
-        stderr: true,
-        tty: false, // Runners are created without a TTY: skip the inspect that would ask.
-        signal: handle.stopLogs.signal,
-      })
-    ) {
-      for (const line of new TextDecoder().decode(chunk.data).split("\n")) {
-        if (line === "") continue;
-        handle.logTail.push(line);
-        if (handle.logTail.length > LOG_TAIL_LINES) handle.logTail.shift();
-      }
-    }
-  } catch {
-    // The container is gone or the follow was stopped: the tail is what we have.
+    await removeContainer(client, container);
+    log.debug(`docker: ${container.slice(0, 12)}, which never started, is gone`);
+    return "";
+  } catch (err) {
+    const message = (err as Error).message;
+    log.warn(
+      `docker: cannot remove ${container.slice(0, 12)}, which never started (${
+        (why as Error)?.message ?? why
+      }): ${message}`,
+    );
+    return `; it was not removed either (${message}): remove it with \`docker rm -f ${container}\``;
   }
 }
 
-/** Waits for the container's exit (again, if the engine connection drops) and describes it. */
+/**
+ * Waits for the container's exit (again, if the engine connection drops) and
+ * describes it. Once the runner is being stopped (`stopLogs` aborted), the
+ * engine has `EXIT_REPORT_TIMEOUT` ms to report the exit: then the wait is
+ * given up (`abandon` aborted) and the state is reported unknown. Aborting
+ * `abandon` ends it at once with the abort reason as the description.
+ */
 async function describeExit(
   client: DockerClient,
   handle: DockerHandle,
   waited: Promise<{ StatusCode: number }>,
+  abandon: AbortController,
   log: Logger,
 ): Promise<string> {
+  let giveUp: ReturnType<typeof setTimeout> | undefined;
+  const onStop = () => {
+    giveUp = setTimeout(() => {
+      abandon.abort(
+        new Error(
+          `container state unknown: the engine did not report its exit within ${EXIT_REPORT_TIMEOUT} ms of the stop`,
+        ),
+      );
+    }, EXIT_REPORT_TIMEOUT);
+  };
+  handle.stopLogs.signal.addEventListener("abort", onStop, { once: true });
   let how: string;
-  for (let delay = WAIT_RETRY_MIN;; delay = Math.min(delay * 2, WAIT_RETRY_MAX)) {
-    try {
-      const result = await waited;
-      how = `container exited with code ${result.StatusCode}`;
-      break;
-    } catch (err) {
-      if (err instanceof DockerError) {
-        how = err.status === 404
-          ? "container removed"
-          : `container wait failed: ${(err as Error).message}`;
+  let waitingSince = Date.now();
+  try {
+    for (let delay = WAIT_RETRY_MIN;; delay = Math.min(delay * 2, WAIT_RETRY_MAX)) {
+      try {
+        const result = await waited;
+        how = `container exited with code ${result.StatusCode}`;
         break;
+      } catch (err) {
+        if (abandon.signal.aborted) {
+          how = (abandon.signal.reason as Error).message;
+          break;
+        }
+        if (err instanceof DockerError) {
+          how = err.notFound
+            ? "container removed"
+            : `container wait failed: ${(err as Error).message}`;
+          break;
+        }
+        // The engine connection dropped (engine or socket proxy restarting, or a proxy's
+        // `timeout server` cutting a long wait): that says nothing about the runner, whose
+        // link heartbeats tell whether it lives. Wait again, through a stop too (the exit
+        // report bound ends that); a wait that lived a while is renewed at once.
+        if (Date.now() - waitingSince >= WAIT_RETRY_MAX) delay = WAIT_RETRY_MIN;
+        if (!await abortableDelay(delay, abandon.signal)) {
+          how = (abandon.signal.reason as Error | undefined)?.message ??
+            `container wait failed: ${(err as Error).message}`;
+          break;
+        }
+        waitingSince = Date.now();
+        log.debug(`docker: waiting on ${handle.container.slice(0, 12)} again`);
+        // "not-running": it may have exited (and been removed: 404) while the engine was away.
+        waited = client.containerWait(handle.container, {
+          condition: "not-running",
+          signal: abandon.signal,
+        });
       }
-      // The engine connection dropped (engine or socket proxy restarting): that says
-      // nothing about the runner, whose link heartbeats tell whether it lives. Wait
-      // again once the engine answers, unless the runner is being stopped.
-      if (
-        handle.stopLogs.signal.aborted || !await abortableDelay(delay, handle.stopLogs.signal)
-      ) {
-        how = `container wait failed: ${(err as Error).message}`;
-        break;
-      }
-      log.debug(`docker: waiting on ${handle.container.slice(0, 12)} again`);
-      // "not-running": it may have exited (and been removed: 404) while the engine was away.
-      waited = client.containerWait(handle.container, { condition: "not-running" });
     }
+  } finally {
+    clearTimeout(giveUp);
+    handle.stopLogs.signal.removeEventListener("abort", onStop);
   }
   // Give the log follower a moment to drain what the container printed last.
   await new Promise((r) => setTimeout(r, 50));

@@ -98,6 +98,7 @@ export class DockerBackend implements Backend {
   #parent: ParentContainer | undefined;
   #imageReady: Promise<void> | undefined;
   #running = new Set<DockerHandle>();
+  #stops = new WeakMap<DockerHandle, Promise<void>>();
   #prepared: Promise<ParentAddress> | undefined;
 
   /**
@@ -191,12 +192,19 @@ export class DockerBackend implements Backend {
 
   async #prepare(): Promise<ParentAddress> {
     const timeout = this.#opts.startTimeout;
-    await this.#client.ping({ timeout });
+    const ping = await this.#client.ping({ timeout });
     this.#parent = await detectParentContainer(this.#client, timeout);
     this.#network ??= inferNetwork(this.#parent);
     this.#image ??= inferImage(this.#parent);
     this.#app ??= inferApp(this.#parent);
-    return await resolveParentAddress(this.#client, this.#network, this.#parent, this.#opts);
+    const localPodman = ping.engine === "podman" && this.#client.endpoint?.transport === "unix";
+    return await resolveParentAddress(
+      this.#client,
+      this.#network,
+      this.#parent,
+      this.#opts,
+      localPodman,
+    );
   }
 
   #ensureImage(signal: AbortSignal, onEvent: BootSpec["onEvent"]): Promise<void> {
@@ -258,10 +266,14 @@ export class DockerBackend implements Backend {
 
   /**
    * Stops and (unless `keepRunners`) removes a runner container. Already
-   * stopped or removed counts as success. The pool calls it for each runner
-   * that leaves.
+   * stopped or removed counts as success; a second call joins the first.
+   * Bounded whatever the engine does: it settles within `stopTimeout`
+   * (rounded up to whole seconds) + 7 s, and `handle.exited` with it (as
+   * "container state unknown" when the engine never reported the exit). The
+   * pool calls it for each runner that leaves.
    *
    * @param handle The runner.
+   * @throws {Error} When the container could not be removed, naming it.
    *
    * @example Logging why runners ended
    * ```ts
@@ -282,7 +294,13 @@ export class DockerBackend implements Backend {
    * ```
    */
   stop(handle: RunnerHandle): Promise<void> {
-    return stopRunnerContainer(this.#client, handle as DockerHandle, this.#opts, this.#log);
+    const h = handle as DockerHandle;
+    let stop = this.#stops.get(h);
+    if (stop === undefined) {
+      stop = stopRunnerContainer(this.#client, h, this.#opts, this.#log);
+      this.#stops.set(h, stop);
+    }
+    return stop;
   }
 
   /**
@@ -318,7 +336,7 @@ export class DockerBackend implements Backend {
   kill(runnerId: string, signal = "SIGKILL"): boolean {
     for (const h of this.#running) {
       if (h.id === runnerId) {
-        killRunnerContainer(this.#client, h, signal);
+        killRunnerContainer(this.#client, h, signal, this.#log);
         return true;
       }
     }
@@ -364,6 +382,8 @@ export class DockerBackend implements Backend {
    * longer runs, or a parent process on this host that no longer exists.
    * Containers of live parents are never touched. A pool reaps its own name's
    * leftovers when it starts; `flame reap` (the CLI) does the whole engine.
+   * Bounded: each engine call gets 5 s, the whole reap 10 s (what it did
+   * not reach is left for the next one).
    *
    * @param options `pool`: only containers of this pool name.
    * @returns How many containers were removed.
@@ -392,8 +412,10 @@ export class DockerBackend implements Backend {
   }
 
   /**
-   * Stops runners still running and closes the Docker client. A pool calls it
-   * last when it closes.
+   * Stops runners still running (joining stops under way) and closes the
+   * Docker client; bounded as `stop()` is, and never throws for a runner
+   * that could not be removed (that is logged). A pool calls it last when it
+   * closes.
    *
    * @example
    * ```ts
@@ -405,7 +427,10 @@ export class DockerBackend implements Backend {
    * ```
    */
   async close(): Promise<void> {
-    await Promise.all([...this.#running].map((h) => this.stop(h)));
+    const stops = await Promise.allSettled([...this.#running].map((h) => this.stop(h)));
+    for (const stop of stops) {
+      if (stop.status === "rejected") this.#log.warn(`docker: ${stop.reason?.message}`);
+    }
     await this.#client.close();
   }
 }

@@ -5,7 +5,10 @@
  * engine runs elsewhere: in a VM on a laptop (Docker Desktop, OrbStack,
  * Colima, Rancher Desktop, a Podman machine), where runners reach the host
  * through the VM's host alias, which arrives on the host's loopback; or on
- * another machine, where only the user knows a reachable address.
+ * another machine, where only the user knows a reachable address. Podman on
+ * this machine is the one more case: its gateway is not up until a container
+ * joins the network, so the parent listens on every interface and accepts
+ * only connections that arrive at the gateway.
  *
  * @module
  */
@@ -73,7 +76,15 @@ export interface HostParentFacts {
   /** Whether the gateway is an address of this machine (the parent could bind it). */
   gatewayIsLocal: boolean;
   /** The engine's `/info`, when it could be read. */
-  info: Pick<SystemInfo, "Name" | "OperatingSystem" | "KernelVersion"> | undefined;
+  info:
+    | Pick<SystemInfo, "Name" | "OperatingSystem" | "KernelVersion" | "SecurityOptions">
+    | undefined;
+  /**
+   * Whether the engine is Podman reached over a local unix socket: it brings a
+   * network's bridge (and so its gateway address) up only when the first
+   * container joins, and takes it down with the last.
+   */
+  localPodman?: boolean;
 }
 
 /**
@@ -81,7 +92,8 @@ export interface HostParentFacts {
  *
  * @param facts The network, its gateway, this machine's addresses and the engine's info.
  * @returns The parent address.
- * @throws {Error} When the gateway is not local and the engine is not a known VM engine.
+ * @throws {Error} When the gateway is not local and the engine is neither a
+ * known VM engine nor Podman on this machine.
  *
  * @example
  * ```ts
@@ -106,6 +118,16 @@ export function hostParentAddress(facts: HostParentFacts): ParentAddress {
   if (vm !== undefined) {
     // The alias arrives on the host's loopback: never listen on every interface.
     return { listenHost: "127.0.0.1", dialHost: vm.alias };
+  }
+  if (facts.localPodman) {
+    if (facts.info?.SecurityOptions?.some((o) => /(^|,)name=rootless(,|$)/.test(o))) {
+      // Rootless: the network lives in podman's own network namespace, out of this process's reach.
+      throw new Error(
+        `Cannot reach the parent from network "${facts.network}": Podman runs rootless, so its networks live in a network namespace of its own that a parent on the host cannot listen in; run the parent in a container on "${facts.network}" with the podman socket mounted (podman run --network ${facts.network} -v $XDG_RUNTIME_DIR/podman/podman.sock:/var/run/docker.sock …), or set the "parentHost" option to an address of this machine that runners reach (such as host.containers.internal) and "listenHost" to the local address those connections arrive on`,
+      );
+    }
+    // The gateway appears with the first runner: listen everywhere, accept only there.
+    return { listenHost: "0.0.0.0", dialHost: gateway, acceptOn: gateway };
   }
   const engine = facts.info === undefined
     ? "the engine"

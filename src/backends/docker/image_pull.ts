@@ -45,7 +45,7 @@ export async function pullIfMissing(
     await client.imageInspect(image, { timeout, signal });
     return;
   } catch (err) {
-    if (!(err instanceof DockerError && err.status === 404)) throw err;
+    if (!(err instanceof DockerError && err.notFound)) throw err;
   }
   if (options.pull === "never") {
     throw new Error(`Cannot boot a runner: image "${image}" is missing and "pull" is "never"`);

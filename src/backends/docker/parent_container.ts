@@ -9,7 +9,7 @@
 import type { DockerClient } from "../../docker/client.ts";
 import { DockerError } from "../../docker/errors.ts";
 import type { ContainerInspect } from "../../docker/types.ts";
-import { cwd, hostname, pathExists } from "../../runtime.ts";
+import { cwd, hostname, pathExists, readTextFileSync } from "../../runtime.ts";
 import { listenTcp } from "../../transport.ts";
 import type { ParentAddress } from "../backend.ts";
 import { hostParentAddress } from "./host_address.ts";
@@ -23,29 +23,120 @@ export interface ParentContainer {
   network: string | undefined;
 }
 
+/** What the parent's process can read of its own container. */
+export interface ContainerClues {
+  /** `/.dockerenv` exists (Docker writes it). */
+  dockerenv: boolean;
+  /** `/run/.containerenv`'s text (Podman writes it; `id=` is filled only for privileged containers). */
+  containerenv: string | undefined;
+  /** `/proc/self/mountinfo`'s text. */
+  mountinfo: string | undefined;
+  /** `/proc/self/cgroup`'s text. */
+  cgroup: string | undefined;
+  /** This host name (Docker's and Podman's default is the short container id). */
+  hostname: string;
+}
+
 /**
- * Finds the container the parent runs in: the one named by this host name,
- * when `/.dockerenv` says this is a container.
+ * The ids or names to inspect to find the parent's own container, best
+ * first: Podman's `/run/.containerenv` `id`, the container directory the
+ * engine bind-mounts `/etc/hostname` (or `hosts`, `resolv.conf`) from, the
+ * cgroup path (`docker-<id>`, `libpod-<id>`, `/docker/<id>`), then the host
+ * name. Empty when nothing says this is a container.
+ *
+ * @param clues The files read from this process's view.
+ * @returns Candidates to inspect, without duplicates.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { containerCandidates } from "./parent_container.ts";
+ *
+ * const id = "10987d4048c7e4190efc8b642dc882667fc04f877c79d1afea70771207989068";
+ * const podman = containerCandidates({
+ *   dockerenv: false,
+ *   containerenv: "",
+ *   mountinfo:
+ *     `96 86 254:0 /run/containers/storage/overlay-containers/${id}/userdata/hostname /etc/hostname rw - ext4 /dev/vda rw`,
+ *   cgroup: undefined,
+ *   hostname: "10987d4048c7",
+ * });
+ * assert.deepEqual(podman, [id, "10987d4048c7"]);
+ * assert.deepEqual(
+ *   containerCandidates({
+ *     dockerenv: false,
+ *     containerenv: undefined,
+ *     mountinfo: "",
+ *     cgroup: "0::/",
+ *     hostname: "laptop",
+ *   }),
+ *   [],
+ * );
+ * ```
+ */
+export function containerCandidates(clues: ContainerClues): string[] {
+  const found: string[] = [];
+  const containerenvId = /^id="?([0-9a-f]{64})"?$/m.exec(clues.containerenv ?? "")?.[1];
+  if (containerenvId) found.push(containerenvId);
+  for (const line of (clues.mountinfo ?? "").split("\n")) {
+    const fields = line.split(" ");
+    if (!["/etc/hostname", "/etc/hosts", "/etc/resolv.conf"].includes(fields[4] ?? "")) continue;
+    const id = /\/(?:containers|overlay-containers)\/([0-9a-f]{64})\//.exec(fields[3] ?? "")?.[1];
+    if (id) found.push(id);
+  }
+  for (const line of (clues.cgroup ?? "").split("\n")) {
+    const id = /(?:docker-|libpod-|\/docker\/|\/libpod\/)([0-9a-f]{64})(?:\.scope)?$/.exec(line)
+      ?.[1];
+    if (id) found.push(id);
+  }
+  const inContainer = clues.dockerenv || clues.containerenv !== undefined || found.length > 0;
+  if (!inContainer) return [];
+  found.push(clues.hostname);
+  return [...new Set(found)];
+}
+
+/** A file's text, or `undefined` when it cannot be read (absent, not permitted). */
+function readClue(path: string): string | undefined {
+  try {
+    return readTextFileSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Finds the container the parent runs in, on Docker or Podman: see
+ * {@linkcode containerCandidates} for how it is recognised.
  *
  * @param client The engine.
- * @param timeout Milliseconds for the inspect.
+ * @param timeout Milliseconds for each inspect.
  * @returns The parent's container, or `undefined` when the parent is not in one the engine knows.
  */
 export async function detectParentContainer(
   client: DockerClient,
   timeout: number,
 ): Promise<ParentContainer | undefined> {
-  if (!await pathExists("/.dockerenv")) return undefined;
-  let container: ContainerInspect;
-  try {
-    container = await client.containerInspect(hostname(), { timeout });
-  } catch (err) {
-    if (err instanceof DockerError && err.status === 404) return undefined;
-    throw err;
+  const candidates = containerCandidates({
+    dockerenv: await pathExists("/.dockerenv"),
+    containerenv: readClue("/run/.containerenv"),
+    mountinfo: readClue("/proc/self/mountinfo"),
+    cgroup: readClue("/proc/self/cgroup"),
+    hostname: hostname(),
+  });
+  for (const candidate of candidates) {
+    let container: ContainerInspect;
+    try {
+      container = await client.containerInspect(candidate, { timeout });
+    } catch (err) {
+      // Another engine's container (a parent in a container of engine A driving engine B).
+      if (err instanceof DockerError && err.notFound) continue;
+      throw err;
+    }
+    const networks = Object.keys(container.NetworkSettings.Networks ?? {})
+      .filter((n) => !["bridge", "host", "none", "podman"].includes(n));
+    return { container, network: networks.length === 1 ? networks[0] : undefined };
   }
-  const networks = Object.keys(container.NetworkSettings.Networks ?? {})
-    .filter((n) => !["bridge", "host", "none"].includes(n));
-  return { container, network: networks.length === 1 ? networks[0] : undefined };
+  return undefined;
 }
 
 /**
@@ -104,6 +195,7 @@ export function inferApp(parent: ParentContainer | undefined): string {
  * @param networkName The runners' network.
  * @param parent The parent's container.
  * @param options `parentHost`, `listenHost` and `startTimeout`.
+ * @param localPodman Whether the engine is Podman on a local unix socket (its bridge comes up with the first container).
  * @returns The parent address.
  * @throws {Error} When the network does not exist, or a parent on the host cannot be reached from it.
  */
@@ -112,12 +204,13 @@ export async function resolveParentAddress(
   networkName: string,
   parent: ParentContainer | undefined,
   options: Pick<ResolvedDockerBackendOptions, "parentHost" | "listenHost" | "startTimeout">,
+  localPodman = false,
 ): Promise<ParentAddress> {
   let network;
   try {
     network = await client.networkInspect(networkName, { timeout: options.startTimeout });
   } catch (err) {
-    if (err instanceof DockerError && err.status === 404) {
+    if (err instanceof DockerError && err.notFound) {
       throw new Error(
         `Cannot use network "${networkName}": it does not exist (create it with \`docker network create ${networkName}\`)`,
         { cause: err },
@@ -148,7 +241,7 @@ export async function resolveParentAddress(
   const info = gatewayIsLocal
     ? undefined
     : await client.info({ timeout: options.startTimeout }).catch(() => undefined);
-  return hostParentAddress({ network: network.Name, gateway, gatewayIsLocal, info });
+  return hostParentAddress({ network: network.Name, gateway, gatewayIsLocal, info, localPodman });
 }
 
 /**

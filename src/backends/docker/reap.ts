@@ -17,7 +17,13 @@ import {
   LABEL_POOL,
   LABEL_PROJECT,
 } from "./labels.ts";
-import { removeContainer } from "./stop.ts";
+import { ENGINE_ANSWER_TIMEOUT, removeContainer } from "./stop.ts";
+
+/**
+ * Milliseconds a whole {@linkcode removeLeftovers} (list, inspects, removals)
+ * may take; leftovers not reached by then are left for the next reap.
+ */
+export const REAP_TIMEOUT = 10_000;
 
 /** Who is asking: facts about the caller that change the verdict. */
 export interface ParentLivenessOptions extends DockerCallOptions {
@@ -70,7 +76,7 @@ export async function parentLiveness(
         reason: `parent container ${short} ${running ? "is running" : "has stopped"}`,
       };
     } catch (err) {
-      if (err instanceof DockerError && err.status === 404) {
+      if (err instanceof DockerError && err.notFound) {
         return { alive: false, reason: `parent container ${short} is gone` };
       }
       return { alive: true, reason: `parent container ${short} cannot be inspected` };
@@ -139,27 +145,42 @@ export async function findLeftovers(
 /**
  * Removes the runner containers whose parent is gone ({@linkcode findLeftovers}),
  * logging each; a container that cannot be removed is logged and skipped.
+ * Bounded: each engine call gets `options.timeout` (default
+ * {@linkcode ENGINE_ANSWER_TIMEOUT}) and the whole reap {@linkcode REAP_TIMEOUT}.
  *
  * @param client The engine.
  * @param options The caller's instance id, an optional pool, facts about the caller.
  * @param log Where each removal is logged.
  * @returns How many containers were removed.
+ * @throws {Error} When the runner containers cannot be listed.
  */
 export async function removeLeftovers(
   client: DockerClient,
   options: FindLeftoversOptions,
   log: Logger,
 ): Promise<number> {
-  const leftovers = await findLeftovers(client, options);
-  let removed = 0;
-  for (const { container: c, reason } of leftovers) {
-    try {
-      await removeContainer(client, c.Id);
-      removed++;
-      log.info(`docker: reaped ${c.Names[0] ?? c.Id} (${reason})`);
-    } catch (err) {
-      log.warn(`docker: cannot reap ${c.Id.slice(0, 12)}: ${(err as Error).message}`);
+  const budget = new AbortController();
+  const timer = setTimeout(() => {
+    budget.abort(
+      new Error(`Cannot reap leftovers: the engine did not finish within ${REAP_TIMEOUT} ms`),
+    );
+  }, REAP_TIMEOUT);
+  const signal = options.signal ? AbortSignal.any([options.signal, budget.signal]) : budget.signal;
+  const bounded = { ...options, timeout: options.timeout ?? ENGINE_ANSWER_TIMEOUT, signal };
+  try {
+    const leftovers = await findLeftovers(client, bounded);
+    let removed = 0;
+    for (const { container: c, reason } of leftovers) {
+      try {
+        await removeContainer(client, c.Id, bounded);
+        removed++;
+        log.info(`docker: reaped ${c.Names[0] ?? c.Id} (${reason})`);
+      } catch (err) {
+        log.warn(`docker: cannot reap ${c.Id.slice(0, 12)}: ${(err as Error).message}`);
+      }
     }
+    return removed;
+  } finally {
+    clearTimeout(timer);
   }
-  return removed;
 }
