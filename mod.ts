@@ -26,14 +26,19 @@ export type {
   ShrinkReason,
 } from "./src/parent/emitter.ts";
 export type {
+  CallResult,
   Remote,
   RemoteCall,
   RemoteMethod,
   RemoteModule,
   ShippableFunction,
+  ShippableResult,
 } from "./src/parent/shipping.ts";
 export {
+  AbortError,
   BootError,
+  PayloadTooLargeError,
+  type PayloadTooLargeErrorOptions,
   PoolClosedError,
   RemoteError,
   RunnerExitedError,
@@ -54,6 +59,7 @@ export {
   LABEL_PARENT_PROCESS,
   LABEL_POOL,
   LABEL_PROJECT,
+  LABEL_RUNNER,
 } from "./src/backends/docker/labels.ts";
 export { ProcessBackend, type ProcessBackendOptions } from "./src/backends/process.ts";
 export type {
@@ -63,3 +69,4 @@ export type {
   FlameEventName,
 } from "./src/events.ts";
 export { consoleLogger, type Logger, type LogLevel } from "./src/util/logger.ts";
+export { type Closable, closeOnSignals, type CloseOnSignalsOptions } from "./src/parent/signals.ts";

@@ -13,6 +13,7 @@
 
 import { runRunner } from "./src/runner/main.ts";
 import { consoleLogger } from "./src/util/logger.ts";
+import { MAX_WORKERS } from "./src/protocol/parent_env.ts";
 import denoJson from "./deno.json" with { type: "json" };
 
 /**
@@ -35,12 +36,33 @@ Runs functions for a flame-docker pool. Started by a backend, not by hand.
 Usage: deno run --allow-all runner.ts [--help] [--version]
 
 Environment:
-  FLAME_PARENT      (required) set by the backend: where the parent is and
-                    this runner's secret (base64url JSON, protocol v1)
-  FLAME_LOG_LEVEL   debug | info | warn | error (default: warn)
+  FLAME_PARENT          (required) set by the backend: where the parent is and
+                        this runner's secret (base64url JSON, protocol v1)
+  FLAME_LOG_LEVEL       debug | info | warn | error (default: warn)
+  FLAME_RUNNER_WORKERS  call workers (Web Workers that run the calls); 0 runs
+                        calls on the main thread (default: the CPUs the
+                        process is given: its cgroup quota, else all)
 
 Exit codes: 0 normal end, 2 FLAME_PARENT missing or invalid, 3 parent
 unreachable before the boot deadline, 4 authentication failed.`;
+
+/**
+ * `FLAME_RUNNER_WORKERS`, when set and readable (a runner started with a narrow
+ * `--allow-env` may not read it: then the default).
+ */
+function readWorkers(): number | undefined | Error {
+  const name = "FLAME_RUNNER_WORKERS";
+  if (Deno.permissions.querySync({ name: "env", variable: name }).state !== "granted") {
+    return undefined;
+  }
+  const text = Deno.env.get(name)?.trim();
+  if (text === undefined || text === "") return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0 || n > MAX_WORKERS) {
+    return new Error(`${name} must be an integer from 0 to ${MAX_WORKERS}, got "${text}"`);
+  }
+  return n;
+}
 
 if (import.meta.main) {
   // A backend starts the runner with no arguments; `node:util` costs a cold
@@ -66,6 +88,11 @@ if (import.meta.main) {
     Deno.exit(2);
   }
   const level = Deno.env.get("FLAME_LOG_LEVEL");
+  const workers = readWorkers();
+  if (workers instanceof Error) {
+    console.error(`flame runner: ${workers.message}`);
+    Deno.exit(2);
+  }
   const logger = consoleLogger(
     "[flame runner]",
     level === "debug" || level === "info" || level === "error" ? level : "warn",
@@ -78,7 +105,11 @@ if (import.meta.main) {
       // Signals are not available on every platform.
     }
   }
-  const exit = await runRunner(parentEnv, { logger, signal: controller.signal });
+  const exit = await runRunner(parentEnv, {
+    logger,
+    signal: controller.signal,
+    ...(workers === undefined ? {} : { workers }),
+  });
   if (exit.code !== 0) console.error(`flame runner: ${exit.message}`);
   Deno.exit(exit.code);
 }

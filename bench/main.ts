@@ -33,6 +33,7 @@ import { emit, emitSkip, type Reported, table } from "./_report.ts";
 import { runClientBench, runColdBench, runScaleBench } from "./docker_bench.ts";
 import { runMemoryBench } from "./memory_bench.ts";
 import { runWarmBench, type WarmSizes } from "./warm_bench.ts";
+import { runWorkerBench } from "./worker_bench.ts";
 import type { SteadyResult } from "./steady_bench.ts";
 
 /** Options for {@linkcode runBench}. */
@@ -157,6 +158,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchRun> {
       memory: true,
     }, sizes));
   await section(figures, "warm/process", () => runSteadyContrast(quick));
+  await section(figures, "warm/process", () => runWorkerBench(quick ? 1000 : 6000));
   await section(figures, "memory/process", () => runMemoryBench(quick ? 2 : 8));
 
   const dockerReason = options.noDocker

@@ -79,18 +79,23 @@ export class RemoteError extends Error {
    * ```
    */
   constructor(wire: WireError) {
-    // The wire is a peer's word: a cause of any shape must not throw here.
-    const raw: unknown = wire.cause;
-    const cause = typeof raw !== "object" || raw === null
-      ? raw
-      : "message" in raw
-      ? new RemoteError(raw as WireError)
-      : (raw as { value?: unknown }).value;
+    const cause = remoteCause(wire.cause);
     super(wire.message, cause === undefined ? undefined : { cause });
     this.name = "RemoteError";
     this.remoteName = wire.name;
     this.remoteStack = wire.stack;
   }
+}
+
+/**
+ * A remote error's cause, rebuilt. Outside the class on purpose: a class body
+ * that names its own class makes bundlers rename it (`_RemoteError`), and
+ * Node.js prints that name.
+ */
+function remoteCause(raw: unknown): unknown {
+  // The wire is a peer's word: a cause of any shape must not throw here.
+  if (typeof raw !== "object" || raw === null) return raw;
+  return "message" in raw ? new RemoteError(raw as WireError) : (raw as { value?: unknown }).value;
 }
 
 /**
@@ -202,7 +207,9 @@ export class BootError extends Error {
 }
 
 /**
- * A call did not finish within its `timeout` (queueing included). The remote work is cancelled.
+ * A call did not finish within its `timeout` (queueing included), or its
+ * `signal` aborted with a timeout (`AbortSignal.timeout()`: the signal's
+ * reason is the `cause`). The remote work is cancelled.
  *
  * @example A call that takes too long
  * ```ts
@@ -235,6 +242,127 @@ export class TimeoutError extends Error {
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = "TimeoutError";
+  }
+}
+
+/**
+ * A call's `signal` aborted (for any reason but a timeout, which is a
+ * {@linkcode TimeoutError}), or a `placeChild()` task was stopped. `cause`
+ * is the signal's reason. The remote work is cancelled.
+ *
+ * @example Cancelling a call
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { AbortError, LocalBackend, Pool } from "@flame/docker";
+ *
+ * await using pool = new Pool({ backend: new LocalBackend(), max: 1 });
+ * const controller = new AbortController();
+ * const call = pool.call(function () {
+ *   return new Promise((resolve) => this.signal.addEventListener("abort", resolve));
+ * }, [], { signal: controller.signal });
+ * controller.abort("user left");
+ * const err = await call.catch((e) => e);
+ * assert.ok(err instanceof AbortError);
+ * assert.equal(err.cause, "user left");
+ * ```
+ */
+export class AbortError extends Error {
+  /**
+   * Creates the error.
+   *
+   * @param message What was aborted.
+   * @param options Standard error options (`cause`: the signal's reason).
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { AbortError } from "@flame/docker";
+   *
+   * const err = new AbortError("Call aborted", { cause: "user left" });
+   * assert.equal(err.name, "AbortError");
+   * assert.equal(err.cause, "user left");
+   * ```
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "AbortError";
+  }
+}
+
+/** Options for {@linkcode PayloadTooLargeError}. */
+export interface PayloadTooLargeErrorOptions extends ErrorOptions {
+  /** Bytes the value encodes to, in its frame. */
+  size: number;
+  /** The most a frame carries, in bytes. */
+  limit: number;
+}
+
+/**
+ * A call's arguments, or its result (or one value of its stream), encode to
+ * more bytes than one frame of the link carries (1 GiB). Nothing was sent and
+ * the runner is fine: send less per call (split the work, or stream the
+ * values from an async generator).
+ *
+ * @example An argument over the limit
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { LocalBackend, PayloadTooLargeError, Pool } from "@flame/docker";
+ *
+ * await using pool = new Pool({ backend: new LocalBackend(), max: 1 });
+ * const huge = new Uint8Array(2 ** 30); // untouched pages: this costs no memory
+ * const err = await pool.call((b: Uint8Array) => b.length, [huge]).catch((e) => e);
+ * assert.ok(err instanceof PayloadTooLargeError);
+ * assert.ok(err.size > err.limit);
+ * ```
+ */
+export class PayloadTooLargeError extends Error {
+  /**
+   * Bytes the value encodes to, in its frame.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { PayloadTooLargeError } from "@flame/docker";
+   *
+   * const err = new PayloadTooLargeError("Too large", { size: 2048, limit: 1024 });
+   * assert.equal(err.size, 2048);
+   * ```
+   */
+  readonly size: number;
+  /**
+   * The most a frame carries, in bytes.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { PayloadTooLargeError } from "@flame/docker";
+   *
+   * const err = new PayloadTooLargeError("Too large", { size: 2048, limit: 1024 });
+   * assert.equal(err.limit, 1024);
+   * ```
+   */
+  readonly limit: number;
+
+  /**
+   * Creates the error.
+   *
+   * @param message What could not be sent, its size and the limit.
+   * @param options The size, the limit and the standard `cause`.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { PayloadTooLargeError } from "@flame/docker";
+   *
+   * const err = new PayloadTooLargeError("Cannot send call: too large", { size: 2048, limit: 1024 });
+   * assert.equal(err.name, "PayloadTooLargeError");
+   * ```
+   */
+  constructor(message: string, options: PayloadTooLargeErrorOptions) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "PayloadTooLargeError";
+    this.size = options.size;
+    this.limit = options.limit;
   }
 }
 

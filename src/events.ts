@@ -31,7 +31,13 @@ export type FlameEventName =
   /** Image pull progress (`flame.backend`, `flame.image`, `flame.status`, `flame.layer`, `flame.progress`). */
   | "flame.image.pull.progress"
   /** Leftover runners of dead parents were removed (`flame.backend`, `flame.count`). */
-  | "flame.runner.reap";
+  | "flame.runner.reap"
+  /**
+   * A line a runner printed (`log.iostream`: stdout or stderr; `flame.line`), or
+   * how many lines were dropped over the rate limit (`flame.dropped`, with a
+   * `flame.line` saying so).
+   */
+  | "flame.runner.output";
 
 /** Attribute values: flat, as OpenTelemetry allows. */
 export type FlameAttributes = Record<string, string | number | boolean>;

@@ -133,6 +133,8 @@ export interface ChildStatus {
 export interface Child {
   /** Its pid. */
   readonly pid: number;
+  /** Its standard output, as bytes. */
+  readonly stdout: AsyncIterable<Uint8Array>;
   /** Its standard error, as bytes. */
   readonly stderr: AsyncIterable<Uint8Array>;
   /** Resolves when it has exited. */
@@ -150,7 +152,7 @@ export interface SpawnOptions {
 }
 
 /**
- * Starts a child process with stdin closed, stdout inherited and stderr piped.
+ * Starts a child process with stdin closed, stdout and stderr piped.
  *
  * @param command The executable.
  * @param args Its arguments.
@@ -164,11 +166,12 @@ export function spawn(command: string, args: string[], options: SpawnOptions): C
       env: options.env,
       ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
       stdin: "null",
-      stdout: "inherit",
+      stdout: "piped",
       stderr: "piped",
     }).spawn();
     return {
       pid: child.pid,
+      stdout: child.stdout,
       stderr: child.stderr,
       status: child.status.then((s) => ({ code: s.signal ? null : s.code, signal: s.signal })),
       kill: (signal) => {
@@ -185,7 +188,7 @@ export function spawn(command: string, args: string[], options: SpawnOptions): C
   const child = cp.spawn(command, args, {
     env: { ...nodeProcess?.env, ...options.env },
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
-    stdio: ["ignore", "inherit", "pipe"],
+    stdio: ["ignore", "pipe", "pipe"],
   });
   const status = new Promise<ChildStatus>((resolve) => {
     child.once("exit", (code, signal) => resolve({ code, signal }));
@@ -193,6 +196,7 @@ export function spawn(command: string, args: string[], options: SpawnOptions): C
   });
   return {
     pid: child.pid ?? 0,
+    stdout: child.stdout as unknown as AsyncIterable<Uint8Array>,
     stderr: child.stderr as unknown as AsyncIterable<Uint8Array>,
     status,
     kill: (signal) =>

@@ -40,6 +40,10 @@ export interface Listener {
   accept(): Promise<AcceptedSocket>;
   /** Stops listening. */
   close(): void;
+  /** Lets the listener keep the process alive again (the default). */
+  ref(): void;
+  /** Stops the listener (and an accept under way) from keeping the process alive. */
+  unref(): void;
 }
 
 /** Why a socket operation failed, in runtime-neutral words. */
@@ -431,6 +435,8 @@ export async function listenTcp(hostname: string, port: number): Promise<Listene
       });
     },
     close: () => inner.close(),
+    ref: () => inner.ref(),
+    unref: () => inner.unref(),
   };
 }
 
@@ -624,5 +630,7 @@ async function nodeListen(hostname: string, port: number): Promise<Listener> {
       for (const s of pending.splice(0)) s.destroy();
       for (const w of waiting.splice(0)) w.reject(closedError());
     },
+    ref: () => void server.ref(),
+    unref: () => void server.unref(),
   };
 }

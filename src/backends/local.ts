@@ -14,8 +14,12 @@ interface LocalHandle extends RunnerHandle {
 
 /**
  * Runs each runner in-process: same protocol, same handshake, same
- * Terminator, no process boundary. Function sources are evaluated in the
- * parent's global scope.
+ * Terminator, no process boundary. As in every runner, calls run on call
+ * workers (Web Workers of this process, one per CPU it is given), so a call
+ * that never yields is stopped at its timeout rather than freezing the
+ * parent; function sources are evaluated in a worker's global scope. Where
+ * there are no Web Workers (Node.js), calls run on the parent's own thread. What a runner prints is this process's own output,
+ * as it is: there is nothing to forward, so no `flame.runner.output` events.
  *
  * @example
  * ```ts

@@ -1,5 +1,7 @@
 /**
- * `ProcessBackend`: each runner a local `deno run runner.ts` subprocess.
+ * `ProcessBackend`: each runner a local `deno run runner.ts` subprocess; its
+ * stdout and stderr are forwarded line by line as `flame.runner.output`
+ * events (and log lines), and their last lines explain its exit.
  *
  * @module
  */
@@ -15,6 +17,7 @@ import {
 } from "../runtime.ts";
 import { BootError } from "../errors.ts";
 import type { Backend, BootSpec, ParentAddress, RunnerHandle } from "./backend.ts";
+import { RunnerOutput } from "./runner_output.ts";
 
 /** Options for {@linkcode ProcessBackend}. */
 export interface ProcessBackendOptions {
@@ -47,7 +50,8 @@ export interface ProcessBackendOptions {
    */
   stopTimeout?: number;
   /**
-   * Lines of the runner's stderr kept to explain an early exit.
+   * Last lines of the runner's output (stdout and stderr, in order; the name
+   * is older than stdout's part in it) kept to explain its exit.
    *
    * @default {20}
    */
@@ -89,7 +93,10 @@ interface ProcessHandle extends RunnerHandle {
 
 /**
  * Runs each runner as a child process of the parent. Works on any machine
- * with Deno; the embedded default for development and the demo.
+ * with Deno; the embedded default for development and the demo. What a
+ * runner prints reaches the pool as `flame.runner.output` events and log
+ * lines naming the runner (stdout at info, stderr at warn; over 100 lines/s
+ * lines are dropped and counted), not the parent's own stdout.
  *
  * @example
  * ```ts
@@ -183,7 +190,7 @@ export class ProcessBackend implements Backend {
    * one can add to it.
    *
    * @param spec The boot spec.
-   * @returns The handle; `exited` resolves with the exit status (in words) and the last stderr lines.
+   * @returns The handle; `exited` resolves with the exit status (in words) and the last output lines.
    * @throws {BootError} (as a rejection) When no Deno executable is found (the
    * message says where it looked and how to fix it) or the runner script does not exist.
    *
@@ -240,25 +247,19 @@ export class ProcessBackend implements Backend {
         { cause: error },
       );
     }
-    const tail: string[] = [];
-    const keep = this.#opts.stderrLines ?? DEFAULTS.stderrLines;
-    const drained = (async () => {
-      const decoder = new TextDecoder();
-      let partial = "";
-      for await (const bytes of child.stderr) {
-        const lines = (partial + decoder.decode(bytes, { stream: true })).split("\n");
-        partial = lines.pop()!;
-        for (const line of lines) {
-          tail.push(line);
-          if (tail.length > keep) tail.shift();
-        }
-      }
-      if (partial) tail.push(partial);
-    })().catch(() => {});
+    const output = new RunnerOutput(spec.onEvent, {
+      tailLines: this.#opts.stderrLines ?? DEFAULTS.stderrLines,
+    });
+    const drain = async (stream: "stdout" | "stderr") => {
+      for await (const bytes of child[stream]) output.write(stream, bytes);
+    };
+    const drained = Promise.all([drain("stdout").catch(() => {}), drain("stderr").catch(() => {})])
+      .then(() => output.end());
     const exited = Promise.all([child.status, drained]).then(([status]) => {
       this.#running.delete(handle);
       const how = describeExit(status, deno.path);
-      return tail.length > 0 ? `${how}; last stderr lines:\n${tail.join("\n")}` : how;
+      const tail = output.tail;
+      return tail.length > 0 ? `${how}; last output lines:\n${tail.join("\n")}` : how;
     });
     const handle: ProcessHandle = { id: spec.id, exited, child };
     this.#running.add(handle);

@@ -7,7 +7,7 @@
 
 import { connectEndpoint } from "../docker/connection.ts";
 import { hostParentAddress, vmEngineOf } from "../backends/docker/host_address.ts";
-import { detectParentContainer } from "../backends/docker/parent_container.ts";
+import { containerAddress, detectParentContainer } from "../backends/docker/parent_container.ts";
 import { MAX_API_VERSION, MIN_API_VERSION } from "../docker/client.ts";
 import type { DockerClient } from "../docker/client.ts";
 import { DockerError } from "../docker/errors.ts";
@@ -308,15 +308,24 @@ export async function checkReachable(
 ): Promise<void> {
   if (self !== undefined) {
     const name = self.Name.replace(/^\//, "");
-    const onNet = self.NetworkSettings.Networks?.[network.Name];
-    if (onNet?.IPAddress) {
-      report.ok(
-        `parent reachable: runners dial this container as "${name}" (${onNet.IPAddress} on "${network.Name}")`,
-      );
-    } else {
+    // What DockerBackend gives its runners to dial, tested as they would use it.
+    const address = containerAddress(self, network.Name);
+    if (address === undefined) {
       report.fail(
         `parent unreachable: this container "${name}" is not on network "${network.Name}"`,
         `docker network connect ${network.Name} ${name}`,
+      );
+      return;
+    }
+    const problem = await acceptsAt(address.listenHost, address.dialHost);
+    if (problem === undefined) {
+      report.ok(
+        `parent reachable: runners dial this container at ${address.dialHost}, its address on "${network.Name}" (not its name "${name}", which the engine's DNS serves only when given with --name); a connection there arrives`,
+      );
+    } else {
+      report.fail(
+        `parent unreachable: runners would dial ${address.dialHost}, this container's address on "${network.Name}", but ${problem}`,
+        "run the CLI with -A (--allow-net), in the parent's container",
       );
     }
     return;
@@ -375,5 +384,30 @@ export async function checkReachable(
       );
       return;
     }
+  }
+}
+
+/**
+ * Listens on `listenHost` and dials `dialHost` at that port, as a runner
+ * would: `undefined` when the connection arrives, else what went wrong.
+ */
+async function acceptsAt(listenHost: string, dialHost: string): Promise<string | undefined> {
+  let listener: Deno.TcpListener;
+  try {
+    listener = Deno.listen({ hostname: listenHost, port: 0 });
+  } catch (error) {
+    return `it cannot listen there: ${(error as Error).message}`;
+  }
+  try {
+    const accepted = listener.accept();
+    accepted.catch(() => {}); // Closed unaccepted when the dial fails.
+    const conn = await Deno.connect({ hostname: dialHost, port: listener.addr.port });
+    conn.close();
+    (await accepted).close();
+    return undefined;
+  } catch (error) {
+    return `a connection there does not arrive: ${(error as Error).message}`;
+  } finally {
+    listener.close();
   }
 }

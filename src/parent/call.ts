@@ -6,7 +6,7 @@
  * @module
  */
 
-import { RemoteError, TimeoutError } from "../errors.ts";
+import { AbortError, RemoteError, TimeoutError } from "../errors.ts";
 import type { CallTarget } from "../protocol/messages.ts";
 import type { Deadline } from "../util/deadline_timer.ts";
 import { withResolvers } from "../util/promise.ts";
@@ -102,8 +102,10 @@ export class PoolCall implements CallSink, EventListenerObject {
     this.#finish(ok, ok || this.target.kind !== "fn" ? value : withClosureHint(value));
   }
 
-  /** From the link: the runner is free of this call. */
+  /** From the link: the runner is free of this call (a stream's last value is in). */
   done(): void {
+    // Kept until now: aborting the signal also ends a stream already under way.
+    this.#signal?.removeEventListener("abort", this);
     this.#host.release(this.runner!);
   }
 
@@ -114,11 +116,18 @@ export class PoolCall implements CallSink, EventListenerObject {
 
   /** The caller's signal aborted. */
   handleEvent(): void {
-    this.#cancel(this.#signal!.reason);
+    this.#cancel(signalError(this.#signal!.reason));
   }
 
   #cancel(reason: unknown): void {
-    if (this.#settled) return;
+    if (this.#settled) {
+      // Settled with a stream that is still running: the signal ends it (its
+      // consumer's next read throws `reason`).
+      if (this.runner !== undefined && this.#callId !== 0) {
+        this.runner.link.cancel(this.#callId, reason);
+      }
+      return;
+    }
     const waiter = this.#waiter;
     if (waiter !== undefined && !waiter.settled) {
       waiter.settled = true;
@@ -133,17 +142,47 @@ export class PoolCall implements CallSink, EventListenerObject {
   #finish(ok: boolean, value: unknown): void {
     if (this.#settled) return;
     this.#settled = true;
-    this.#signal?.removeEventListener("abort", this);
+    // A value from the runner is followed by `done()`, which removes it.
+    if (!ok) this.#signal?.removeEventListener("abort", this);
     if (ok) this.#resolve(value);
     else this.#reject(value);
     this.#host.ended(this, ok, value);
   }
 }
 
+/**
+ * What a call aborted by its signal rejects with: the library's
+ * `TimeoutError` for a timeout (`AbortSignal.timeout()`), its `AbortError`
+ * for anything else; the signal's reason is the `cause`. A reason that is
+ * already one of the two is used as it is.
+ *
+ * @param reason The signal's reason.
+ * @returns The error.
+ */
+export function signalError(reason: unknown): AbortError | TimeoutError {
+  if (reason instanceof AbortError || reason instanceof TimeoutError) return reason;
+  const detail = describeReason(reason);
+  return (reason as { name?: unknown } | null)?.name === "TimeoutError"
+    ? new TimeoutError(`Call timed out: its signal aborted with ${detail}`, { cause: reason })
+    : new AbortError(`Call aborted: its signal aborted with ${detail}`, { cause: reason });
+}
+
+function describeReason(reason: unknown): string {
+  if (typeof reason === "object" && reason !== null && "message" in reason) {
+    const e = reason as { name?: unknown; message?: unknown };
+    return `${String(e.name ?? "Error")}: ${String(e.message)}`;
+  }
+  try {
+    return typeof reason === "string" ? JSON.stringify(reason) : String(reason);
+  } catch {
+    return Object.prototype.toString.call(reason);
+  }
+}
+
 function withClosureHint(err: unknown): unknown {
   if (err instanceof RemoteError && err.remoteName === "ReferenceError") {
     err.message +=
-      " (a function shipped by source cannot use variables from outer scopes; pass them as arguments)";
+      " (a function shipped by source cannot use variables or imports from outer scopes: pass data as arguments, `await import()` a module inside the function, or call a module's exports through pool.module())";
   }
   return err;
 }

@@ -77,6 +77,11 @@ export class PoolEmitter {
     return this.#log;
   }
 
+  /** Whether the user gave a logger (else log lines go nowhere). */
+  get hasLogger(): boolean {
+    return this.#log !== silentLogger;
+  }
+
   /**
    * Reports one event.
    *
@@ -173,6 +178,12 @@ function logLine(
         : ["info", `${pool}: stopping runner ${runnerId} (${a["flame.reason"]})`];
     case "flame.runner.reap":
       return ["info", `${pool}: removed ${a["flame.count"]} runner(s) left by dead parents`];
+    case "flame.runner.output":
+      // stdout at info, stderr (and the count of lines dropped) at warn.
+      return [
+        a["log.iostream"] === "stderr" || a["flame.dropped"] !== undefined ? "warn" : "info",
+        `${pool}: runner ${runnerId} ${a["log.iostream"]}: ${a["flame.line"]}`,
+      ];
     case "flame.image.pull.progress":
       return [
         "debug",

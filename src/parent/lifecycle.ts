@@ -2,7 +2,8 @@
  * A runner's life in the pool: the parent's port, booting (start, connect,
  * authenticate within `bootTimeout`), growing for waiting callers, replacing
  * runners to keep `min`, shrinking idle ones, stopping, and noticing the ones
- * that went away.
+ * that went away; and whether the pool keeps the process alive (only while a
+ * call, a runner or a boot is under way).
  *
  * @module
  */
@@ -11,12 +12,51 @@ import type { Backend, RunnerHandle } from "../backends/backend.ts";
 import { BootError } from "../errors.ts";
 import { generateSecret } from "../protocol/handshake.ts";
 import { encodeParentEnv, PROTOCOL_VERSION } from "../protocol/parent_env.ts";
+import { unrefTimer } from "../runtime.ts";
 import type { Timer } from "../util/timer.ts";
 import type { PoolEmitter, ShrinkReason } from "./emitter.ts";
 import type { PoolConfig } from "./options.ts";
 import { ParentListener } from "./parent_listener.ts";
 import type { Placement, Runner } from "./placement.ts";
 import { RunnerLink } from "./runner_link.ts";
+
+/** Last lines of a runner's output kept to explain a failed boot. */
+const BOOT_OUTPUT_LINES = 20;
+
+/**
+ * Milliseconds of `bootTimeout` kept to report a failed boot, so callers
+ * waiting as long as `bootTimeout` (the default call `timeout` is equal) get
+ * its `BootError`, not their own `TimeoutError`: the parent stops waiting for
+ * the connection that much before the deadline, stops the runner and gives it
+ * half of it to exit with its last words; the runner is told to give up
+ * twice as early, so one that cannot reach the parent exits first, saying why.
+ */
+function reportReserve(bootTimeout: number): number {
+  return Math.min(3000, bootTimeout / 5);
+}
+
+/** `p`'s value if it settles within `ms` (and before `signal` aborts), else `undefined`. */
+async function settledWithin<T>(
+  p: Promise<T>,
+  ms: number,
+  signal: AbortSignal,
+): Promise<T | undefined> {
+  let timer: Timer | undefined;
+  let onAbort: (() => void) | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<undefined>((r) => {
+        onAbort = () => r(undefined);
+        timer = setTimeout(onAbort, ms);
+        signal.addEventListener("abort", onAbort, { once: true });
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    if (onAbort !== undefined) signal.removeEventListener("abort", onAbort);
+  }
+}
 
 /** What the lifecycle needs of its pool. */
 export interface LifecycleHost {
@@ -26,6 +66,10 @@ export interface LifecycleHost {
   dispatch(): void;
   /** A boot failed: waiters that nothing else can serve get `error`. */
   bootFailed(error: BootError): void;
+  /** Calls started and not yet settled. */
+  pendingCalls(): number;
+  /** Nothing runs, boots or waits any more: let go of the event loop. */
+  idle(): void;
 }
 
 /** Boots, replaces, idles out and stops a pool's runners. */
@@ -44,6 +88,14 @@ export class RunnerLifecycle {
   #bootAborts = new Set<() => void>();
   #stops = new Set<Promise<void>>();
   #listener: Promise<{ listener: ParentListener; dialHost: string }> | undefined;
+  /** The parent's port once open. */
+  #openListener: ParentListener | undefined;
+  /**
+   * Whether the pool keeps the process alive: while a call, a runner or a
+   * boot is under way. An idle pool does not (as an HTTP agent's idle
+   * sockets do not), so a script that forgets `close()` still exits.
+   */
+  #holding = false;
   #reaping: Promise<void> | undefined;
   #replaceTimer: Timer | undefined;
   #consecutiveBootFailures = 0;
@@ -86,6 +138,8 @@ export class RunnerLifecycle {
         logger: this.#emitter.log,
         ...(address.acceptOn === undefined ? {} : { acceptOn: address.acceptOn }),
       });
+      this.#openListener = listener;
+      if (!this.#holding) listener.unref();
       this.#emitter.log.info(
         `pool ${this.#config.name}: listening for runners on ${listener.addr.hostname}:${listener.addr.port} (${this.#backend.name} backend)`,
       );
@@ -112,13 +166,31 @@ export class RunnerLifecycle {
     });
   }
 
+  /**
+   * Re-evaluates whether the pool keeps the process alive (see `#holding`):
+   * called whenever calls, runners or boots may have dropped to none or risen from none.
+   */
+  updateHold(): void {
+    const hold = this.booting > 0 || this.#placement.runners.length > 0 ||
+      this.#host.pendingCalls() > 0;
+    if (hold === this.#holding) return;
+    this.#holding = hold;
+    if (hold) {
+      this.#openListener?.ref();
+    } else {
+      this.#openListener?.unref();
+      this.#host.idle();
+    }
+  }
+
   #boot(): void {
     this.booting++;
     this.counts.boots++;
+    this.updateHold();
     const id = `${this.#config.name}-${crypto.randomUUID().slice(0, 8)}`;
     const started = Date.now();
     this.#emitter.emit("flame.runner.boot.start", {}, id);
-    const boot = this.#bootRunner(id).then(
+    const boot = this.#bootRunner(id, started).then(
       (runner) => {
         this.booting--;
         this.#consecutiveBootFailures = 0;
@@ -156,14 +228,19 @@ export class RunnerLifecycle {
         );
         this.#host.bootFailed(error);
         this.#scheduleReplace();
+        this.updateHold();
       },
     );
     this.#boots.add(boot);
     boot.finally(() => this.#boots.delete(boot));
   }
 
-  async #bootRunner(id: string): Promise<Runner> {
+  async #bootRunner(id: string, startedAt: number): Promise<Runner> {
     const config = this.#config;
+    const reserve = reportReserve(config.bootTimeout);
+    // The runner's last lines, to explain a boot that fails (from the backend's output events).
+    const lastLines: string[] = [];
+    let collecting = true;
     const { listener, dialHost } = await this.#ensureListener();
     const secret = generateSecret();
     const expectation = await listener.expect(id, secret);
@@ -175,7 +252,8 @@ export class RunnerLifecycle {
       port: listener.addr.port,
       id,
       secret,
-      connectTimeout: config.bootTimeout,
+      // Gives up before the parent does, so its own reason is in its last lines.
+      connectTimeout: config.bootTimeout - 2 * reserve,
       heartbeatInterval: config.heartbeatInterval,
       heartbeatTimeout: config.heartbeatTimeout,
       // The pool shrinks idle runners itself; the runner's own idle exit is a
@@ -188,6 +266,7 @@ export class RunnerLifecycle {
     let booting: Promise<RunnerHandle> | undefined;
     let timer: Timer | undefined;
     let giveUp: (() => void) | undefined;
+    let timedOut = false;
     try {
       // Rejects when the boot times out or the pool closes (which gives up on boots under way).
       const givenUp = new Promise<never>((_, reject) => {
@@ -197,20 +276,38 @@ export class RunnerLifecycle {
         };
         giveUp = () => fail(new BootError(`Cannot boot runner "${id}": the pool is closing`));
         this.#bootAborts.add(giveUp);
-        timer = setTimeout(() => {
+        const waited = config.bootTimeout - reserve;
+        timer = setTimeout(async () => {
+          timedOut = true;
+          expectation.cancel();
+          let why = lastLines.length > 0
+            ? `; its last output lines:\n${lastLines.join("\n")}`
+            : "; it printed nothing";
+          if (handle !== undefined) {
+            // Stopped now, for its last words (a runner stopped while connecting says why it could not).
+            this.#trackStop(this.#backend.stop(handle));
+            const how = await settledWithin(handle.exited, reserve / 2, controller.signal);
+            if (how !== undefined) why = `; it was stopped: ${how}`;
+          }
           fail(
             new BootError(
-              `Cannot boot runner "${id}": it did not connect within ${config.bootTimeout} ms`,
+              `Cannot boot runner "${id}": it did not connect within ${waited} ms (bootTimeout ${config.bootTimeout} ms, less ${reserve} ms to report)${why}`,
             ),
           );
-        }, config.bootTimeout);
+        }, Math.max(0, startedAt + waited - Date.now()));
       });
       booting = this.#backend.boot({
         id,
         parentEnv,
         pool: config.name,
         signal: controller.signal,
-        onEvent: (name, attributes) => this.#emitter.emit(name, attributes, id),
+        onEvent: (name, attributes) => {
+          if (collecting && name === "flame.runner.output") {
+            lastLines.push(String(attributes["flame.line"]));
+            if (lastLines.length > BOOT_OUTPUT_LINES) lastLines.shift();
+          }
+          this.#emitter.emit(name, attributes, id);
+        },
       });
       handle = await Promise.race([booting, givenUp]);
       const started = handle;
@@ -218,15 +315,24 @@ export class RunnerLifecycle {
         expectation.connection,
         givenUp,
         started.exited.then((how) => {
+          // Stopped at the deadline: the timeout's error (with this exit in it) is the one.
+          if (timedOut) return givenUp;
           throw new BootError(`Cannot boot runner "${id}": it exited before connecting (${how})`);
         }),
       ]);
+      collecting = false;
       this.#emitter.emit("flame.runner.boot.phase", { "flame.phase": "authenticated" }, id);
-      const link = new RunnerLink(id, conn, {
-        interval: config.heartbeatInterval,
-        timeout: config.heartbeatTimeout,
-      }, this.#emitter.log);
-      started.exited.then((how) => link.close(`runner exited: ${how}`));
+      const link = new RunnerLink(
+        id,
+        conn,
+        {
+          interval: config.heartbeatInterval,
+          timeout: config.heartbeatTimeout,
+        },
+        this.#emitter.log,
+        started.exited,
+      );
+      started.exited.then((how) => link.close(how));
       return {
         id,
         link,
@@ -242,7 +348,7 @@ export class RunnerLifecycle {
       expectation.cancel();
       controller.abort();
       if (handle !== undefined) {
-        this.#trackStop(this.#backend.stop(handle));
+        if (!timedOut) this.#trackStop(this.#backend.stop(handle));
       } else if (booting !== undefined) {
         // A boot given up on still ends in the backend: stop what it started after all
         // (tracked as a stop, so close() waits for it).
@@ -264,6 +370,8 @@ export class RunnerLifecycle {
       this.#replaceTimer = undefined;
       this.bootToMin();
     }, this.#consecutiveBootFailures === 0 ? 0 : delay);
+    // With nothing else under way, a pending replacement does not keep the process alive.
+    unrefTimer(this.#replaceTimer);
   }
 
   /** The idle limit that applies to a runner now (`min` runners may have their own). */
@@ -346,6 +454,7 @@ export class RunnerLifecycle {
   #runnerGone(runner: Runner, reason: string): void {
     if (!this.#placement.remove(runner)) return;
     clearTimeout(runner.idleTimer);
+    this.updateHold();
     if (!runner.stopping) {
       runner.stopping = true;
       this.#emitter.emit("flame.runner.shrink", {

@@ -184,9 +184,22 @@ export class ParentListener {
     }
   }
 
+  /** Lets the port keep the process alive (the default; a runner is booting or serving). */
+  ref(): void {
+    this.#listener.ref();
+  }
+
+  /** Stops the port from keeping the process alive (the pool is idle). */
+  unref(): void {
+    this.#listener.unref();
+  }
+
   /** Stops listening and closes connections still in the handshake. */
   async close(): Promise<void> {
     this.#closing = true;
+    // An unref'd accept under way would not keep the process alive until it
+    // settles, so nothing would wait for `#accepting` below.
+    this.#listener.ref();
     this.#listener.close();
     for (const conn of this.#handshakes) conn.close();
     this.#expected.clear();

@@ -11,12 +11,18 @@
  */
 
 import type { Backend } from "../backends/backend.ts";
-import { type BootError, PoolClosedError } from "../errors.ts";
-import { type CallTarget, encodeCallBody } from "../protocol/messages.ts";
+import { AbortError, type BootError, PayloadTooLargeError, PoolClosedError } from "../errors.ts";
+import {
+  byteLength,
+  CALL_HEADER_SIZE,
+  type CallTarget,
+  encodeCallBody,
+  LINK_MAX_PAYLOAD,
+} from "../protocol/messages.ts";
 import { DeadlineTimer } from "../util/deadline_timer.ts";
 import { type Resolvers, withResolvers } from "../util/promise.ts";
 import type { Timer } from "../util/timer.ts";
-import { type CallHost, PoolCall } from "./call.ts";
+import { type CallHost, PoolCall, signalError } from "./call.ts";
 import { PoolEmitter } from "./emitter.ts";
 import { RunnerLifecycle } from "./lifecycle.ts";
 import {
@@ -28,11 +34,12 @@ import {
 import { Placement, type Runner } from "./placement.ts";
 import { WaiterQueue } from "./queue.ts";
 import {
+  type CallResult,
   functionSource,
-  type Remote,
   type RemoteModule,
   remoteModule,
   type ShippableFunction,
+  type ShippableResult,
 } from "./shipping.ts";
 
 /** A snapshot of the pool. */
@@ -51,17 +58,86 @@ export interface PoolStats {
   bootFailures: number;
   /** Calls that returned a value (or finished their stream). */
   callsOk: number;
-  /** Calls that failed (remote error, timeout, abort, runner death). */
+  /**
+   * Calls that failed: remote error, timeout, abort, runner death, or refused
+   * before anything was sent (an argument that cannot cross, a pool closed).
+   */
   callsFailed: number;
 }
 
-/** A long-lived task from {@linkcode Pool.placeChild}. */
+/**
+ * A long-lived task from {@linkcode Pool.placeChild}: it holds a slot on
+ * `runnerId` (keeping that runner from idling out) until it returns, throws,
+ * or is stopped.
+ *
+ * @example Stopping a task, and what `done` says then
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { AbortError, LocalBackend, Pool } from "@flame/docker";
+ *
+ * await using pool = new Pool({ backend: new LocalBackend(), max: 1 });
+ * const child = await pool.placeChild(function () {
+ *   // Runs until stopped: `this.signal` aborts on stop(), timeout or shutdown.
+ *   return new Promise((resolve) => this.signal.addEventListener("abort", resolve));
+ * });
+ * assert.match(child.runnerId, /^flame-/);
+ * await child.stop();
+ * await assert.rejects(child.done, AbortError);
+ * assert.equal(pool.stats().busySlots, 0);
+ * ```
+ */
 export interface ChildHandle<R> {
-  /** The runner it runs on. */
+  /**
+   * The runner it runs on (its slot is held until the task ends).
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { LocalBackend, Pool } from "@flame/docker";
+   *
+   * await using pool = new Pool({ backend: new LocalBackend(), max: 1 });
+   * const child = await pool.placeChild(() => "done");
+   * assert.equal(typeof child.runnerId, "string");
+   * ```
+   */
   runnerId: string;
-  /** Settles with the task's outcome. */
+  /**
+   * Settles with the task's outcome: its value, or what a call would reject
+   * with (`RemoteError`, `TimeoutError`, `RunnerExitedError`, …); after
+   * `stop()` it rejects with `AbortError`, even when the task then returns.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { LocalBackend, Pool } from "@flame/docker";
+   *
+   * await using pool = new Pool({ backend: new LocalBackend(), max: 1 });
+   * const child = await pool.placeChild((n: number) => n * 2, [21]);
+   * assert.equal(await child.done, 42);
+   * ```
+   */
   done: Promise<R>;
-  /** Cancels the task (its signal aborts); resolves once its slot is free. */
+  /**
+   * Cancels the task: its `this.signal` aborts on the runner and `done`
+   * rejects with `AbortError`. Resolves once the slot is free; does nothing
+   * more once the task has ended.
+   *
+   * @returns Once the task no longer holds its slot.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { LocalBackend, Pool } from "@flame/docker";
+   *
+   * await using pool = new Pool({ backend: new LocalBackend(), max: 1 });
+   * const child = await pool.placeChild(function () {
+   *   return new Promise((resolve) => this.signal.addEventListener("abort", resolve));
+   * });
+   * await child.stop();
+   * await child.stop(); // already stopped: resolves at once
+   * await child.done.catch(() => {});
+   * ```
+   */
   stop(): Promise<void>;
 }
 
@@ -112,6 +188,8 @@ export class Pool implements AsyncDisposable {
   #drained: Resolvers<void> | undefined;
   #closing: Promise<void> | undefined;
   #calls = { callsOk: 0, callsFailed: 0 };
+  /** Calls started and not yet settled (while any is, the pool holds the event loop). */
+  #pending = 0;
   #deadlines = new DeadlineTimer<PoolCall>((call) => call.expire());
   /** What a call needs of the pool (one object per pool: calls carry no closures). */
   #callHost: CallHost = {
@@ -170,13 +248,22 @@ export class Pool implements AsyncDisposable {
       isClosing: () => this.#closing !== undefined,
       dispatch: () => this.#dispatch(),
       bootFailed: (error) => this.#failWaiters(error),
+      pendingCalls: () => this.#pending,
+      // No call, runner or boot is left: the deadline timer (armed for a call
+      // already ended) must not keep the process alive either.
+      idle: () => this.#deadlines.dispose(),
     });
     this.#lifecycle.bootToMin();
   }
 
   /**
    * Runs `fn(...args)` on a runner and resolves with its result. An async
-   * generator's values come back as an `AsyncIterable`, with back-pressure.
+   * generator's values come back as an `AsyncIterable`, with back-pressure;
+   * the call of an async generator function is async iterable itself.
+   *
+   * A call aborted by its `signal` rejects with {@linkcode TimeoutError} when
+   * the signal timed out (`AbortSignal.timeout()`), else with
+   * {@linkcode AbortError}; the signal's reason is the `cause`.
    *
    * @param fn A self-contained function (shipped as source); `this` is the {@linkcode CallContext}.
    * @param args Its arguments (structured-clonable).
@@ -184,6 +271,7 @@ export class Pool implements AsyncDisposable {
    * @returns The result.
    * @throws {TypeError} When `fn` cannot be shipped.
    * @throws {DataCloneError} When an argument cannot cross the wire.
+   * @throws {PayloadTooLargeError} When the arguments encode to more than a frame carries (1 GiB).
    *
    * @example
    * ```ts
@@ -193,23 +281,67 @@ export class Pool implements AsyncDisposable {
    * const out = await pool.call((s: string) => s.toUpperCase(), ["hi"], { timeout: 5000 });
    * assert.equal(out, "HI");
    * ```
+   *
+   * @example Streaming an async generator's values
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { LocalBackend, Pool } from "@flame/docker";
+   * await using pool = new Pool({ backend: new LocalBackend(), max: 1 });
+   * const seen: number[] = [];
+   * for await (const n of pool.call(async function* (to: number) {
+   *   for (let i = 1; i <= to; i++) yield i;
+   * }, [3])) seen.push(n);
+   * assert.deepEqual(seen, [1, 2, 3]);
+   * ```
+   *
+   * @example Cancelling: the function sees `this.signal` abort, the caller a typed error
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { type CallContext, LocalBackend, Pool, TimeoutError } from "@flame/docker";
+   * await using pool = new Pool({ backend: new LocalBackend(), max: 1 });
+   * const slow = pool.call(
+   *   function (this: CallContext, ms: number) {
+   *     return new Promise((resolve, reject) => {
+   *       const timer = setTimeout(() => resolve("done"), ms);
+   *       this.signal.addEventListener("abort", () => {
+   *         clearTimeout(timer); // stop the work: nobody waits for it any more
+   *         reject(this.signal.reason);
+   *       });
+   *     });
+   *   },
+   *   [10_000],
+   *   { signal: AbortSignal.timeout(50) },
+   * );
+   * const err = await slow.catch((e) => e);
+   * assert.ok(err instanceof TimeoutError);
+   * assert.equal((err.cause as DOMException).name, "TimeoutError");
+   * ```
    */
   call<A extends unknown[], R>(
-    fn: ShippableFunction<A, R>,
+    fn: ShippableFunction<A, R> & ShippableResult<R>,
     args?: A,
     options?: CallOptions,
-  ): Promise<Remote<R>> {
+  ): CallResult<R> {
     let target: CallTarget;
     try {
       target = { kind: "fn", source: functionSource(fn) };
     } catch (err) {
-      return Promise.reject(err);
+      return this.#refuse(undefined, err) as CallResult<R>;
     }
-    return this.#run(target, args ?? NO_ARGS, options ?? NO_OPTIONS) as Promise<Remote<R>>;
+    const promise = this.#run(target, args ?? NO_ARGS, options ?? NO_OPTIONS);
+    if (
+      (fn as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag] === "AsyncGeneratorFunction"
+    ) {
+      (promise as Partial<AsyncIterable<unknown>>)[Symbol.asyncIterator] = iterateResult;
+    }
+    return promise as CallResult<R>;
   }
 
   /**
-   * Like {@linkcode Pool.call}, without waiting: failures go to the logger and `onCastError`.
+   * Like {@linkcode Pool.call}, without waiting: failures go to `onCastError`
+   * and the logger, or, when the pool has neither, to stderr (as an unhandled
+   * rejection would be reported, without ending the process). Each failure
+   * counts in `stats().callsFailed`.
    *
    * @param fn A self-contained function.
    * @param args Its arguments.
@@ -231,19 +363,32 @@ export class Pool implements AsyncDisposable {
    * ```
    */
   cast<A extends unknown[], R>(
-    fn: ShippableFunction<A, R>,
+    fn: ShippableFunction<A, R> & ShippableResult<R>,
     args?: A,
     options?: CallOptions,
   ): void {
-    this.call(fn, args, options).catch((err) => {
-      const log = this.#emitter.log;
-      log.warn(`pool ${this.name}: cast failed: ${(err as Error)?.message ?? err}`);
-      try {
-        this.#onCastError?.(err);
-      } catch (hookErr) {
-        log.error(`pool ${this.name}: onCastError threw: ${(hookErr as Error).message}`);
+    (this.call(fn, args, options) as Promise<unknown>).catch((err) => this.#castFailed(err));
+  }
+
+  #castFailed(err: unknown): void {
+    const log = this.#emitter.log;
+    log.warn(`pool ${this.name}: cast failed: ${(err as Error)?.message ?? err}`);
+    // Nobody listening: say it where an unhandled rejection would be said.
+    const unheard = !this.#emitter.hasLogger;
+    if (this.#onCastError === undefined) {
+      if (unheard) {
+        console.error(`pool ${this.name}: cast failed (no onCastError, no logger):`, err);
       }
-    });
+      return;
+    }
+    try {
+      this.#onCastError(err);
+    } catch (hookErr) {
+      log.error(`pool ${this.name}: onCastError threw: ${(hookErr as Error)?.message ?? hookErr}`);
+      if (unheard) {
+        console.error(`pool ${this.name}: cast failed:`, err, "\nand onCastError threw:", hookErr);
+      }
+    }
   }
 
   /**
@@ -253,7 +398,7 @@ export class Pool implements AsyncDisposable {
    * @param fn A self-contained function; watch `this.signal` to stop in time.
    * @param args Its arguments.
    * @param options Timeout and abort signal.
-   * @returns Once the task is placed on a runner: its handle.
+   * @returns Once the task is placed on a runner: its handle (see {@linkcode ChildHandle}).
    *
    * @example
    * ```ts
@@ -266,11 +411,16 @@ export class Pool implements AsyncDisposable {
    * ```
    */
   async placeChild<A extends unknown[], R>(
-    fn: ShippableFunction<A, R>,
+    fn: ShippableFunction<A, R> & ShippableResult<R>,
     args?: A,
     options?: CallOptions,
   ): Promise<ChildHandle<Awaited<R>>> {
-    const target: CallTarget = { kind: "fn", source: functionSource(fn) };
+    let target: CallTarget;
+    try {
+      target = { kind: "fn", source: functionSource(fn) };
+    } catch (err) {
+      return this.#refuse(undefined, err);
+    }
     const controller = new AbortController();
     const signal = options?.signal
       ? AbortSignal.any([options.signal, controller.signal])
@@ -288,7 +438,7 @@ export class Pool implements AsyncDisposable {
       runnerId,
       done,
       stop: async () => {
-        if (!finished) controller.abort(new DOMException("Child stopped", "AbortError"));
+        if (!finished) controller.abort(new AbortError(`Child task on "${runnerId}" stopped`));
         await settled;
       },
     };
@@ -432,24 +582,37 @@ export class Pool implements AsyncDisposable {
     options: CallOptions,
     onPlaced?: (runnerId: string) => void,
   ): Promise<unknown> {
-    if (this.#closing) return Promise.reject(new PoolClosedError(this.name));
+    if (this.#closing) return this.#refuse(target, new PoolClosedError(this.name));
     if (!Array.isArray(args)) {
-      return Promise.reject(new TypeError("Cannot call: args must be an array"));
+      return this.#refuse(target, new TypeError("Cannot call: args must be an array"));
     }
     const timeout = options.timeout ?? this.#config.timeout;
     if (typeof timeout !== "number" || !(timeout > 0)) {
-      return Promise.reject(
+      return this.#refuse(
+        target,
         new RangeError(`Invalid call option "timeout": ${timeout} must be a positive number`),
       );
     }
     const signal = options.signal;
+    if (signal?.aborted) return this.#refuse(target, signalError(signal.reason));
     let body: readonly Uint8Array[];
     try {
-      signal?.throwIfAborted();
       body = encodeCallBody(target, args);
     } catch (err) {
-      return Promise.reject(err);
+      return this.#refuse(target, err);
     }
+    // Checked here, not left to the runner's frame limit: an oversize frame would end the link.
+    const size = CALL_HEADER_SIZE + byteLength(body);
+    if (size > LINK_MAX_PAYLOAD) {
+      return this.#refuse(
+        target,
+        new PayloadTooLargeError(
+          `Cannot send call: its arguments encode to ${size} bytes, over the link's frame limit of ${LINK_MAX_PAYLOAD} bytes; send less per call (split the work, or pass a smaller value)`,
+          { size, limit: LINK_MAX_PAYLOAD },
+        ),
+      );
+    }
+    if (this.#pending++ === 0) this.#lifecycle.updateHold();
     const call = new PoolCall(this.#callHost, target, body, timeout, signal, onPlaced);
     signal?.addEventListener("abort", call, { once: true });
     if (call.deadline !== Infinity) this.#deadlines.add(call);
@@ -464,17 +627,36 @@ export class Pool implements AsyncDisposable {
 
   #callEnded(call: PoolCall, ok: boolean, value: unknown): void {
     this.#deadlines.delete(call);
+    if (--this.#pending === 0) this.#lifecycle.updateHold();
     if (ok) this.#calls.callsOk++;
     else this.#calls.callsFailed++;
     if (this.#emitter.wantsCallEvents) {
-      const target = call.target;
-      this.#emitter.emit("flame.call.end", {
-        "flame.ok": ok,
-        "flame.duration_ms": Date.now() - call.startedAt,
-        "flame.target": target.kind === "fn" ? "function" : `${target.specifier}#${target.name}`,
-        ...(ok ? {} : { "error.type": (value as Error)?.name ?? typeof value }),
-      }, call.runner?.id);
+      this.#emitCallEnd(call.target, ok, value, Date.now() - call.startedAt, call.runner?.id);
     }
+  }
+
+  /** A call refused before anything was sent: it fails like any other, counted and reported. */
+  #refuse(target: CallTarget | undefined, err: unknown): Promise<never> {
+    this.#calls.callsFailed++;
+    if (this.#emitter.wantsCallEvents) this.#emitCallEnd(target, false, err, 0, undefined);
+    return Promise.reject(err);
+  }
+
+  #emitCallEnd(
+    target: CallTarget | undefined,
+    ok: boolean,
+    value: unknown,
+    durationMs: number,
+    runnerId: string | undefined,
+  ): void {
+    this.#emitter.emit("flame.call.end", {
+      "flame.ok": ok,
+      "flame.duration_ms": durationMs,
+      "flame.target": target === undefined || target.kind === "fn"
+        ? "function"
+        : `${target.specifier}#${target.name}`,
+      ...(ok ? {} : { "error.type": (value as Error)?.name ?? typeof value }),
+    }, runnerId);
   }
 
   #tryPlace(): Runner | undefined {
@@ -540,5 +722,36 @@ export class Pool implements AsyncDisposable {
     await this.#backend.close?.();
     backendsInUse.delete(this.#backend);
     this.#emitter.log.info(`pool ${this.name}: closed`);
+  }
+}
+
+/**
+ * `[Symbol.asyncIterator]` of an async generator function's call (its
+ * promise, `this`): iterates the stream the call resolves to.
+ */
+function iterateResult(this: Promise<unknown>): AsyncIterator<unknown> {
+  return new CallIterator(this);
+}
+
+/** Iterates the stream a call resolves to, once it has. */
+class CallIterator implements AsyncIterator<unknown> {
+  #call: Promise<unknown>;
+  #inner: AsyncIterator<unknown> | undefined;
+
+  constructor(call: Promise<unknown>) {
+    this.#call = call;
+  }
+
+  async #get(): Promise<AsyncIterator<unknown>> {
+    return this.#inner ??= (await this.#call as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+  }
+
+  async next(): Promise<IteratorResult<unknown>> {
+    return await (await this.#get()).next();
+  }
+
+  async return(): Promise<IteratorResult<unknown>> {
+    const it = await this.#get().catch(() => undefined);
+    return (await it?.return?.()) ?? { value: undefined, done: true };
   }
 }

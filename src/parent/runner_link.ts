@@ -6,7 +6,7 @@
  */
 
 import type { Timer } from "../util/timer.ts";
-import { RemoteError, RunnerExitedError } from "../errors.ts";
+import { PayloadTooLargeError, RemoteError, RunnerExitedError } from "../errors.ts";
 import type { FrameConnection } from "../protocol/connection.ts";
 import type { Frame } from "../protocol/frame.ts";
 import {
@@ -20,11 +20,18 @@ import {
   FrameType,
   LINK_MAX_PAYLOAD,
   STREAM_WINDOW,
+  type WireError,
   writeCallHeader,
 } from "../protocol/messages.ts";
 import type { Logger } from "../util/logger.ts";
 import { IntMap } from "../util/int_map.ts";
 import { type Resolvers, withResolvers } from "../util/promise.ts";
+
+/**
+ * Milliseconds a link whose connection dropped waits for the backend's word
+ * on the runner's exit before its calls fail with "connection closed".
+ */
+export const EXIT_REPORT_GRACE = 2_000;
 
 /** Heartbeat timings (milliseconds). */
 export interface HeartbeatOptions {
@@ -63,16 +70,30 @@ export class RunnerLink {
   #tick: Timer;
   #closeReason: string | undefined;
   #closed = withResolvers<string>();
+  #exited: Promise<string> | undefined;
+  /** The connection ended; the link closes once the exit is reported (or not, in time). */
+  #connectionLost = false;
 
   /**
    * @param id The runner id.
    * @param conn The authenticated connection (owned from now on).
    * @param heartbeat Heartbeat timings.
    * @param log Where to log.
+   * @param exited The runner's exit as its backend reports it: a connection
+   * that drops with calls in flight waits up to {@linkcode EXIT_REPORT_GRACE}
+   * ms for it, so they learn why (out of memory, killed) rather than
+   * "connection closed".
    */
-  constructor(id: string, conn: FrameConnection, heartbeat: HeartbeatOptions, log: Logger) {
+  constructor(
+    id: string,
+    conn: FrameConnection,
+    heartbeat: HeartbeatOptions,
+    log: Logger,
+    exited?: Promise<string>,
+  ) {
     this.id = id;
     this.#conn = conn;
+    this.#exited = exited;
     // The handshake ran with a small frame limit; results may be as large as calls.
     conn.maxPayload = LINK_MAX_PAYLOAD;
     this.#log = log;
@@ -93,7 +114,7 @@ export class RunnerLink {
 
   /** Whether the link has ended. */
   get isClosed(): boolean {
-    return this.#closeReason !== undefined;
+    return this.#closeReason !== undefined || this.#connectionLost;
   }
 
   /**
@@ -185,6 +206,17 @@ export class RunnerLink {
       reason = `protocol error: ${(err as Error).message}`;
       this.#log.warn(`runner ${this.id}: ${reason}`);
     }
+    // Calls in flight are owed the reason (a shutdown's runner ends with none).
+    if (this.#exited !== undefined && this.#closeReason === undefined && this.#pending.size > 0) {
+      this.#connectionLost = true;
+      let timer: Timer | undefined;
+      const how = await Promise.race([
+        this.#exited,
+        new Promise<undefined>((r) => timer = setTimeout(() => r(undefined), EXIT_REPORT_GRACE)),
+      ]);
+      clearTimeout(timer);
+      if (how !== undefined) reason = how;
+    }
     this.close(reason);
   }
 
@@ -208,7 +240,7 @@ export class RunnerLink {
         const [id, wire] = decodeError(payload, shared);
         const p = this.#pending.get(id);
         if (p === undefined) return;
-        const err = new RemoteError(wire);
+        const err = remoteFailure(wire);
         if (p.stream) p.stream.fail(err);
         else p.sink.settle(false, err);
         this.#finish(p);
@@ -249,6 +281,21 @@ export class RunnerLink {
         this.#log.warn(`runner ${this.id}: ignoring unexpected frame type ${type}`);
     }
   }
+}
+
+/**
+ * What an `Error` frame means for the caller: what the function threw, or the
+ * runner's refusal to send a result over the frame limit.
+ */
+function remoteFailure(wire: WireError): Error {
+  const t = wire.tooLarge;
+  if (
+    wire.name === "PayloadTooLargeError" && typeof t === "object" && t !== null &&
+    typeof t.size === "number" && typeof t.limit === "number"
+  ) {
+    return new PayloadTooLargeError(wire.message, { size: t.size, limit: t.limit });
+  }
+  return new RemoteError(wire);
 }
 
 /**

@@ -19,6 +19,30 @@ export type Remote<R> = [R] extends [never] ? never
 export type ShippableFunction<A extends unknown[], R> = (this: CallContext, ...args: A) => R;
 
 /**
+ * What {@linkcode Pool.call} returns for a function returning `R`: a promise
+ * of its value; for an async generator function, a promise of its values as
+ * an `AsyncIterable` that is itself async iterable, so
+ * `for await (const v of pool.call(async function* () {…}))` works.
+ */
+export type CallResult<R> = [R] extends [never] ? Promise<never>
+  : 0 extends (1 & R) ? Promise<Remote<R>>
+  : [R] extends [AsyncGenerator<infer T, unknown, never>]
+    ? Promise<AsyncIterable<T>> & AsyncIterable<T>
+  : Promise<Remote<R>>;
+
+/**
+ * Constrains a shipped function's result: `unknown` (no constraint) unless it
+ * returns a function, which cannot cross the wire; then the call fails to
+ * type-check, with this type's message in the error.
+ */
+export type ShippableResult<R> = [Awaited<R>] extends [never] ? unknown
+  : 0 extends (1 & R) ? unknown
+  // deno-lint-ignore no-explicit-any
+  : Awaited<R> extends (...args: any[]) => unknown
+    ? "A function cannot be returned: it cannot cross the wire; return data"
+  : unknown;
+
+/**
  * The typed proxy {@linkcode Pool.module} returns: each function export,
  * called on a runner. Async-generator exports return an `AsyncIterable`.
  */

@@ -66,6 +66,12 @@ export interface WireError {
   stack?: string;
   /** The cause, serialized the same way. */
   cause?: WireError | { value: unknown };
+  /**
+   * Set only by the runner itself, never from a thrown error: the call's
+   * result (or a stream value) encoded to `size` bytes, over the frame limit
+   * `limit`, so it was not sent (see {@linkcode checkResultSize}).
+   */
+  tooLarge?: { size: number; limit: number };
 }
 
 /**
@@ -76,6 +82,73 @@ export const STREAM_WINDOW = 16;
 
 /** Largest frame payload on an authenticated link, both directions (1 GiB). */
 export const LINK_MAX_PAYLOAD = 1024 * 1024 * 1024;
+
+/**
+ * Total bytes of `parts`.
+ *
+ * @param parts Payload parts.
+ * @returns Their summed length.
+ */
+export function byteLength(parts: readonly Uint8Array[]): number {
+  let n = 0;
+  for (let i = 0; i < parts.length; i++) n += parts[i]!.length;
+  return n;
+}
+
+/** Options for {@linkcode checkResultSize}. */
+export interface CheckResultSizeOptions {
+  /** Bytes sent before `parts` in the same frame (a head passed to `send` apart). @default {0} */
+  head?: number;
+  /** The value is one value of a stream, not a call's result. @default {false} */
+  stream?: boolean;
+  /** The largest payload the parent accepts. @default {LINK_MAX_PAYLOAD} */
+  limit?: number;
+}
+
+/**
+ * The runner's guard against a frame the parent would refuse (which would
+ * end the link and fail every call on it): when the payload of a result or
+ * stream chunk exceeds the frame limit, it returns the payload of an
+ * `Error` frame to send instead; the parent rejects the call with a
+ * `PayloadTooLargeError` naming the size and the limit.
+ *
+ * @param id The call id.
+ * @param parts The payload parts about to be sent (as passed to `send`).
+ * @param options A head sent apart, whether it is a stream value, the limit.
+ * @returns The `Error` frame's payload to send instead, or `undefined` when the size is fine.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkResultSize, decodeError, RESULT_HEADER_SIZE } from "./messages.ts";
+ * import { encodeValue } from "./codec.ts";
+ *
+ * const parts = encodeValue(new Uint8Array(100));
+ * assert.equal(checkResultSize(7, parts, { head: RESULT_HEADER_SIZE }), undefined);
+ * const instead = checkResultSize(7, parts, { head: RESULT_HEADER_SIZE, limit: 64 })!;
+ * const [id, wire] = decodeError(instead[0]!);
+ * assert.equal(id, 7);
+ * assert.equal(wire.name, "PayloadTooLargeError");
+ * assert.equal(wire.tooLarge?.limit, 64);
+ * ```
+ */
+export function checkResultSize(
+  id: number,
+  parts: readonly Uint8Array[],
+  options: CheckResultSizeOptions = {},
+): Uint8Array[] | undefined {
+  const limit = options.limit ?? LINK_MAX_PAYLOAD;
+  const size = (options.head ?? 0) + byteLength(parts);
+  if (size <= limit) return undefined;
+  const what = options.stream ? "a stream value" : "the result";
+  const wire: WireError = {
+    name: "PayloadTooLargeError",
+    message:
+      `Cannot return ${what}: it encodes to ${size} bytes, over the link's frame limit of ${limit} bytes; return less per call (split the work, or yield parts from an async generator)`,
+    tooLarge: { size, limit },
+  };
+  return encodeValue([id, wire]);
+}
 
 /** Bytes before a call's body: id (u32) and timeout in ms (u32, 0 = none). */
 export const CALL_HEADER_SIZE = 8;

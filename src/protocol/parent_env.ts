@@ -10,6 +10,9 @@ import { decodeBase64Url, encodeBase64Url } from "../util/base64url.ts";
 /** The protocol version this code speaks. */
 export const PROTOCOL_VERSION = 1;
 
+/** The most call workers `FLAME_PARENT` may ask a runner for. */
+export const MAX_WORKERS = 256;
+
 /** The decoded content of `FLAME_PARENT`. */
 export interface ParentEnv {
   /** Protocol version; must equal {@linkcode PROTOCOL_VERSION}. */
@@ -30,6 +33,11 @@ export interface ParentEnv {
   heartbeatTimeout: number;
   /** Milliseconds without work after which the runner exits on its own (`null`: never). */
   idleTimeout: number | null;
+  /**
+   * Call workers the runner starts (`0`: calls run on the link's thread);
+   * absent: the runner sizes them to the CPUs it is given.
+   */
+  workers?: number;
 }
 
 /**
@@ -117,6 +125,16 @@ export function decodeParentEnv(text: string): ParentEnv {
   }
   const idle = o.idleTimeout;
   if (idle !== null && idle !== undefined) positive("idleTimeout", idle);
+  const workers = o.workers;
+  if (
+    workers !== undefined &&
+    (typeof workers !== "number" || !Number.isInteger(workers) || workers < 0 ||
+      workers > MAX_WORKERS)
+  ) {
+    throw new TypeError(
+      `Invalid FLAME_PARENT: "workers" must be an integer from 0 to ${MAX_WORKERS}`,
+    );
+  }
   return {
     v: PROTOCOL_VERSION,
     host: o.host,
@@ -127,5 +145,6 @@ export function decodeParentEnv(text: string): ParentEnv {
     heartbeatInterval: positive("heartbeatInterval", o.heartbeatInterval),
     heartbeatTimeout: positive("heartbeatTimeout", o.heartbeatTimeout),
     idleTimeout: (idle ?? null) as number | null,
+    ...(workers === undefined ? {} : { workers: workers as number }),
   };
 }

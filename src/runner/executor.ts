@@ -1,17 +1,19 @@
 /**
- * Runs calls on the runner side of an authenticated link: resolves the target
- * (shipped source or module export), applies the arguments with a
- * {@linkcode CallContext} as `this`, sends the result, error or stream.
+ * Runs calls in this JavaScript realm: resolves the target (shipped source or
+ * module export), applies the arguments with a {@linkcode CallContext} as
+ * `this`, sends the result, error or stream to a {@linkcode FrameSink}. A
+ * runner runs one in each call worker (the sink posts to the runner's main
+ * thread), or one on its main thread with the link as the sink.
  *
  * @module
  */
 
 import { type Deadline, DeadlineTimer } from "../util/deadline_timer.ts";
 import { IntMap } from "../util/int_map.ts";
-import type { FrameConnection } from "../protocol/connection.ts";
 import {
   type CallMessage,
   type CallTarget,
+  checkResultSize,
   encodeError,
   encodeId,
   encodeIdValue,
@@ -74,13 +76,37 @@ class RunningCall implements CallContext {
   }
 }
 
-/** Executes calls for one link. */
+/** Where an {@linkcode Executor} sends its frames: the link, or a worker's outbox. */
+export interface FrameSink {
+  /** Whether frames are no longer delivered. */
+  readonly closed: boolean;
+  /**
+   * Queues a frame (as `FrameConnection.send`: `head` is copied at once; large parts may be
+   * written later, so they must not change).
+   */
+  send(type: number, parts: readonly Uint8Array[], head?: Uint8Array): void;
+}
+
+/** Options for {@linkcode Executor}. */
+export interface ExecutorOptions {
+  /** Where results, errors and stream values go. */
+  sink: FrameSink;
+  /** This runner's id (`this.runnerId` in calls). */
+  runnerId: string;
+  /** Called with the number of running calls whenever it changes. */
+  onBusyChange?: (busy: number) => void;
+  /** Called once when a call ends, whether or not it sent a frame. */
+  onEnd?: (id: number) => void;
+}
+
+/** Executes calls in this realm. */
 export class Executor {
-  #conn: FrameConnection;
+  #sink: FrameSink;
   #runnerId: string;
   #running = new IntMap<RunningCall>();
   #fnCache = new Map<string, AnyFn>();
-  #onIdleChange: (busy: number) => void;
+  #onIdleChange: ((busy: number) => void) | undefined;
+  #onEnd: ((id: number) => void) | undefined;
   // Paused until `startTimers()`: see `Terminator.start` for why.
   #deadlines = new DeadlineTimer<RunningCall>(
     (call) => call.abort(new DOMException("The call timed out", "TimeoutError")),
@@ -91,19 +117,20 @@ export class Executor {
   #head = new Uint8Array(RESULT_HEADER_SIZE);
 
   /**
-   * @param conn The authenticated link.
-   * @param runnerId This runner's id.
-   * @param onBusyChange Called with the number of running calls whenever it changes.
+   * @param options Where frames go, the runner id, hooks.
    */
-  constructor(conn: FrameConnection, runnerId: string, onBusyChange: (busy: number) => void) {
-    this.#conn = conn;
-    this.#runnerId = runnerId;
-    this.#onIdleChange = onBusyChange;
+  constructor(options: ExecutorOptions) {
+    this.#sink = options.sink;
+    this.#runnerId = options.runnerId;
+    this.#onIdleChange = options.onBusyChange;
+    this.#onEnd = options.onEnd;
   }
 
   /**
    * Starts enforcing call timeouts (calls started before are timed from their
    * start all the same; one already past its deadline is aborted at once).
+   * A call worker never calls it: the runner's main thread keeps the
+   * deadlines there, so that a call that never yields is stopped all the same.
    */
   startTimers(): void {
     if (!this.#disposed) this.#deadlines.resume();
@@ -129,7 +156,7 @@ export class Executor {
     );
     this.#running.set(call.id, running);
     if (call.timeout > 0 && !this.#disposed) this.#deadlines.add(running);
-    this.#onIdleChange(this.#running.size);
+    this.#onIdleChange?.(this.#running.size);
     let result: unknown;
     try {
       const fn = call.target.kind === "fn" ? this.#compiled(call.target.source) : undefined;
@@ -164,8 +191,14 @@ export class Executor {
       this.#fail(running, err);
       return;
     }
+    // Over the frame limit the parent would end the link: say so instead.
+    const tooLarge = checkResultSize(running.id, parts, { head: RESULT_HEADER_SIZE });
+    if (tooLarge !== undefined) {
+      this.#sink.send(FrameType.Error, tooLarge);
+      return;
+    }
     writeResultHeader(this.#head, 0, running.id);
-    this.#conn.send(FrameType.Result, parts, this.#head);
+    this.#sink.send(FrameType.Result, parts, this.#head);
   }
 
   /**
@@ -227,13 +260,14 @@ export class Executor {
   }
 
   #fail(running: RunningCall, err: unknown): void {
-    if (!this.#conn.closed) this.#conn.send(FrameType.Error, encodeError(running.id, err));
+    if (!this.#sink.closed) this.#sink.send(FrameType.Error, encodeError(running.id, err));
   }
 
   #end(running: RunningCall): void {
     this.#deadlines.delete(running);
     this.#running.delete(running.id);
-    this.#onIdleChange(this.#running.size);
+    this.#onEnd?.(running.id);
+    this.#onIdleChange?.(this.#running.size);
   }
 
   async #stream(source: AsyncIterable<unknown>, running: RunningCall): Promise<void> {
@@ -242,7 +276,13 @@ export class Executor {
       // The parent has stopped listening (cancel or early break): leave the loop,
       // which runs the generator's `finally` blocks.
       if (running.aborted) break;
-      this.#conn.send(FrameType.StreamChunk, encodeIdValue(id, value));
+      const chunk = encodeIdValue(id, value);
+      const tooLarge = checkResultSize(id, chunk, { stream: true });
+      if (tooLarge !== undefined) {
+        this.#sink.send(FrameType.Error, tooLarge);
+        return;
+      }
+      this.#sink.send(FrameType.StreamChunk, chunk);
       running.credit--;
       while (running.credit <= 0 && !running.aborted) {
         await new Promise<void>((resolve) => (running.wakeCredit = resolve));
@@ -250,7 +290,7 @@ export class Executor {
       }
       if (running.aborted) break;
     }
-    if (!running.aborted) this.#conn.send(FrameType.StreamEnd, encodeId(id));
+    if (!running.aborted) this.#sink.send(FrameType.StreamEnd, encodeId(id));
   }
 
   #compiled(source: string): AnyFn {

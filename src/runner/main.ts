@@ -2,6 +2,12 @@
  * The runner's life: connect back to the parent before the boot deadline,
  * authenticate, execute calls until the Terminator says stop.
  *
+ * This thread keeps the link, the heartbeats, the Terminator and the call
+ * deadlines; the calls run on call workers (see `worker_pool.ts`), one per CPU
+ * the process is given (see `cpu_quota.ts`), so none of that waits on user
+ * code: a call that never yields is stopped at its timeout, and a runner busy
+ * computing still answers heartbeats and exits when its parent goes.
+ *
  * @module
  */
 
@@ -21,6 +27,8 @@ import { type Logger, silentLogger } from "../util/logger.ts";
 import { Executor } from "./executor.ts";
 import { type ExitReason, MAX_TIMER_DELAY, Terminator } from "./terminator.ts";
 import { withResolvers } from "../util/promise.ts";
+import { workerCodeReadable, WorkerPool } from "./worker_pool.ts";
+import { availableCpus } from "./cpu_quota.ts";
 
 /** The latest a runner starts its timers after authenticating (ms); usually it is sooner. */
 const START_TIMERS_WITHIN = 100;
@@ -44,6 +52,42 @@ export interface RunRunnerOptions {
   logger?: Logger;
   /** Aborting it stops the runner (in-process runners). */
   signal?: AbortSignal;
+  /**
+   * Call workers: how many Web Workers run the calls. `0` runs them on the
+   * link's own thread (no worker hop, but a call that never yields then blocks
+   * the heartbeats and cannot be stopped). Overridden by `FLAME_PARENT`'s
+   * `workers` when the pool sets it.
+   *
+   * @default {the CPUs the process is given (cgroup quota, else `navigator.hardwareConcurrency`); 0 where there are no Web Workers}
+   */
+  workers?: number;
+}
+
+/** What runs the calls of a link: call workers, or this thread. */
+interface Calls {
+  readonly busy: number;
+  start(payload: Uint8Array, shared: boolean): void;
+  cancel(id: number, reason: unknown): void;
+  grant(id: number, n: number): void;
+  startTimers(): void;
+  cancelAll(reason: unknown): void;
+  close(): void;
+}
+
+/** How many call workers a runner starts. */
+function workerCount(env: ParentEnv, options: RunRunnerOptions, log: Logger): number {
+  if (typeof Worker === "undefined") return 0;
+  const count = env.workers ?? options.workers ?? availableCpus();
+  if (count > 0 && !workerCodeReadable()) {
+    log.warn(
+      `runner ${env.id}: calls run on the main thread, so a call that never yields cannot be ` +
+        `stopped: call workers cannot read their code (grant --allow-read=${
+          decodeURIComponent(new URL("..", import.meta.url).pathname)
+        }, or set FLAME_RUNNER_WORKERS=0 to say this is meant)`,
+    );
+    return 0;
+  }
+  return count;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -110,6 +154,24 @@ export async function runRunner(
   }
   const started = Date.now();
   const deadline = started + env.connectTimeout;
+  // The first worker boots while the runner connects and authenticates.
+  const count = workerCount(env, options, log);
+  const workers = count > 0 ? new WorkerPool({ runnerId: env.id, workers: count, log }) : undefined;
+  try {
+    return await connectAndServe(env, options, log, started, deadline, workers);
+  } finally {
+    workers?.close();
+  }
+}
+
+async function connectAndServe(
+  env: ParentEnv,
+  options: RunRunnerOptions,
+  log: Logger,
+  started: number,
+  deadline: number,
+  workers: WorkerPool | undefined,
+): Promise<RunnerExit> {
   const key = await importSecret(env.secret);
   let conn: FrameConnection | undefined;
   let connectedAt = 0;
@@ -163,9 +225,45 @@ export async function runRunner(
   log.info(
     `runner ${env.id}: connected to ${env.host}:${env.port} in ${Date.now() - started} ms; ` +
       `boot-phases process=${Math.round(performance.timeOrigin)} main=${started} ` +
-      `connected=${connectedAt} authenticated=${Date.now()}`,
+      `connected=${connectedAt} authenticated=${Date.now()}; ` +
+      `${workers === undefined ? "calls on the main thread" : `${workers.size} call workers`}`,
   );
-  return await serve(conn, env, log, options.signal);
+  return await serve(conn, env, log, options.signal, workers);
+}
+
+/** Runs calls on this thread (no call workers). */
+class InlineCalls implements Calls {
+  #executor: Executor;
+
+  constructor(conn: FrameConnection, runnerId: string, onBusyChange: (busy: number) => void) {
+    this.#executor = new Executor({ sink: conn, runnerId, onBusyChange });
+  }
+
+  get busy(): number {
+    return this.#executor.busy;
+  }
+
+  start(payload: Uint8Array, shared: boolean): void {
+    this.#executor.start(decodeCall(payload, shared));
+  }
+
+  cancel(id: number, reason: unknown): void {
+    this.#executor.cancel(id, reason);
+  }
+
+  grant(id: number, n: number): void {
+    this.#executor.grant(id, n);
+  }
+
+  startTimers(): void {
+    this.#executor.startTimers();
+  }
+
+  cancelAll(reason: unknown): void {
+    this.#executor.cancelAll(reason);
+  }
+
+  close(): void {}
 }
 
 function serve(
@@ -173,6 +271,7 @@ function serve(
   env: ParentEnv,
   log: Logger,
   signal: AbortSignal | undefined,
+  workers: WorkerPool | undefined,
 ): Promise<RunnerExit> {
   const { promise, resolve } = withResolvers<RunnerExit>();
   let graceTimer: Timer | undefined;
@@ -187,6 +286,7 @@ function serve(
     const flushWait = reason === "heartbeat-timeout" ? 0 : env.heartbeatTimeout;
     withDeadline(conn.flushed(), flushWait, () => {}).catch(() => {}).finally(() => {
       conn.close();
+      executor.close();
       log.info(`runner ${env.id}: exiting (${reason})`);
       resolve({ code: 0, reason, message: reason });
     });
@@ -198,10 +298,19 @@ function serve(
     sendHeartbeat: () => conn.send(FrameType.Ping),
     onExit: finish,
   });
-  const executor = new Executor(conn, env.id, (busy) => {
+  const onBusyChange = (busy: number) => {
     terminator.busyChanged(busy);
+    // Calls answered from a worker leave after the read that brought them.
+    if (busy === 0 && !timersStarted) conn.flushed().then(startTimers);
     if (busy === 0 && shuttingDown) terminator.exit("shutdown");
-  });
+  };
+  let executor: Calls;
+  if (workers === undefined) {
+    executor = new InlineCalls(conn, env.id, onBusyChange);
+  } else {
+    workers.attach({ sink: conn, onBusyChange });
+    executor = workers;
+  }
   const onAbort = () => terminator.exit("stopped");
   signal?.addEventListener("abort", onAbort, { once: true });
   if (signal?.aborted) onAbort();
@@ -220,13 +329,14 @@ function serve(
     .addEventListener("abort", startTimers, { once: true });
   const onRead = () => {
     terminator.heard();
-    if (!timersStarted) conn.flushed().then(startTimers);
+    // Once what this read started is answered (at once when it ran here).
+    if (!timersStarted && executor.busy === 0) conn.flushed().then(startTimers);
   };
 
   const handle = (frame: Frame) => {
     switch (frame.type) {
       case FrameType.Call:
-        if (!shuttingDown) executor.start(decodeCall(frame.payload, frame.shared));
+        if (!shuttingDown) executor.start(frame.payload, frame.shared);
         break;
       case FrameType.Cancel:
         executor.cancel(

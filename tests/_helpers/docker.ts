@@ -144,20 +144,24 @@ export async function containersOfPool(pool: string): Promise<string[]> {
   return out === "" ? [] : out.split("\n");
 }
 
-/** Runs the test image (or `options.image`) as a parent container on `network` with the engine socket mounted. */
+/**
+ * Runs the test image (or `options.image`) as a parent container on `network`
+ * with the engine socket mounted, named `name` (or, with `unnamed`, left to
+ * the engine's generated name), with `env` added; returns its id.
+ */
 export async function runParentContainer(
   name: string,
   network: string,
   command: string[],
-  options: { image?: string } = {},
-): Promise<void> {
-  await docker(
+  options: { image?: string; unnamed?: boolean; env?: Record<string, string> } = {},
+): Promise<string> {
+  return await docker(
     "run",
     "-d",
     "--pull",
     "never",
-    "--name",
-    name,
+    ...(options.unnamed ? [] : ["--name", name]),
+    ...Object.entries(options.env ?? {}).flatMap(([k, v]) => ["-e", `${k}=${v}`]),
     "--label",
     TEST_LABEL,
     "--network",

@@ -25,6 +25,12 @@ export interface SuiteCase extends BackendCase {
   ignore?: boolean;
   /** Runs after each test, pass or fail (e.g. assert nothing was left behind). */
   after?: () => Promise<void>;
+  /**
+   * Registers each test instead of `Deno.test`, such as a step of one test
+   * that owns a resource too costly to make per test (a swarm); `ignore` is
+   * then the caller's.
+   */
+  define?: (name: string, fn: () => Promise<void>) => void;
 }
 
 /**
@@ -34,18 +40,17 @@ export interface SuiteCase extends BackendCase {
  */
 export function definePoolSuite(c: SuiteCase): void {
   const { kind, make } = c;
-  const test = (name: string, fn: () => Promise<void>) =>
-    Deno.test({
-      name,
-      ignore: c.ignore ?? false,
-      fn: async () => {
-        try {
-          await fn();
-        } finally {
-          await c.after?.();
-        }
-      },
-    });
+  const test = (name: string, fn: () => Promise<void>) => {
+    const body = async () => {
+      try {
+        await fn();
+      } finally {
+        await c.after?.();
+      }
+    };
+    if (c.define !== undefined) c.define(name, body);
+    else Deno.test({ name, ignore: c.ignore ?? false, fn: body });
+  };
   const pool = (options: Omit<PoolOptions, "backend"> & Partial<Pick<PoolOptions, "backend">>) =>
     new Pool({ backend: make(), name: `t-${kind}`, ...options });
 
@@ -99,7 +104,7 @@ export function definePoolSuite(c: SuiteCase): void {
     const err = await p.call(() => outer + 1).catch((e) => e);
     assert.ok(err instanceof RemoteError);
     assert.equal(err.remoteName, "ReferenceError");
-    assert.match(err.message, /outer scopes; pass them as arguments/);
+    assert.match(err.message, /outer scopes: pass data as arguments.*pool\.module\(\)/);
   });
 
   test(`[${kind}] bad functions and unclonable arguments fail before any boot`, async () => {

@@ -9,6 +9,7 @@ import * as runner from "../../runner.ts";
 
 Deno.test("mod.ts exports exactly the public API", () => {
   assert.deepEqual(Object.keys(mod).sort(), [
+    "AbortError",
     "BootError",
     "DEFAULT_RUNNER_ENV",
     "DataCloneError",
@@ -18,7 +19,9 @@ Deno.test("mod.ts exports exactly the public API", () => {
     "LABEL_PARENT_PROCESS",
     "LABEL_POOL",
     "LABEL_PROJECT",
+    "LABEL_RUNNER",
     "LocalBackend",
+    "PayloadTooLargeError",
     "Pool",
     "PoolClosedError",
     "ProcessBackend",
@@ -26,6 +29,7 @@ Deno.test("mod.ts exports exactly the public API", () => {
     "RemoteError",
     "RunnerExitedError",
     "TimeoutError",
+    "closeOnSignals",
     "consoleLogger",
   ]);
 });
@@ -39,6 +43,8 @@ Deno.test("every exported error class sets its name and keeps its cause", () => 
   const cases: Error[] = [
     new mod.BootError("b", { cause }),
     new mod.TimeoutError("t", { cause }),
+    new mod.AbortError("a", { cause }),
+    new mod.PayloadTooLargeError("p", { size: 2, limit: 1, cause }),
     new mod.RunnerExitedError("r1", "gone", { cause }),
     new mod.DataCloneError("d", { cause }),
     new mod.ProtocolError("p", { cause }),

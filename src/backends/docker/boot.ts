@@ -1,7 +1,8 @@
 /**
  * The boot of a `DockerBackend` runner container: its image ready, then
  * created (name, env, labels, host config), watched for its exit and started;
- * its last log lines kept to explain an exit.
+ * its output forwarded, its last log lines kept to explain an exit, and an
+ * exit the engine says was out of memory called so.
  *
  * @module
  */
@@ -19,7 +20,9 @@ import {
   LABEL_PARENT_PROCESS,
   LABEL_POOL,
   LABEL_PROJECT,
+  LABEL_RUNNER,
 } from "./labels.ts";
+import { RunnerOutput } from "../runner_output.ts";
 import { followLogs } from "./logs.ts";
 import type { ResolvedDockerBackendOptions } from "./options.ts";
 import type { ParentContainer } from "./parent_container.ts";
@@ -148,6 +151,7 @@ export async function bootRunnerContainer(
     ...options.labels,
     [LABEL_PROJECT]: "runner",
     [LABEL_POOL]: spec.pool,
+    [LABEL_RUNNER]: spec.id,
     [LABEL_PARENT]: target.instanceId,
     [LABEL_PARENT_PROCESS]: `${hostname()}:${pid()}`,
     ...(target.parent ? { [LABEL_PARENT_CONTAINER]: target.parent.container.Id } : {}),
@@ -185,6 +189,7 @@ export async function bootRunnerContainer(
     container: created.Id,
     logTail: [],
     stopLogs: new AbortController(),
+    logsDone: Promise.resolve(),
     exited: Promise.resolve(""),
   };
   // Wait for the exit before starting, so a runner that dies at once is seen.
@@ -208,7 +213,7 @@ export async function bootRunnerContainer(
     });
   }
   phase("started", name);
-  followLogs(client, handle);
+  handle.logsDone = followLogs(client, handle, new RunnerOutput(spec.onEvent));
   context.log.info(`docker: started ${name} for runner ${spec.id}`);
   return handle;
 }
@@ -271,6 +276,7 @@ async function describeExit(
       try {
         const result = await waited;
         how = `container exited with code ${result.StatusCode}`;
+        if (result.StatusCode !== 0) how += await outOfMemory(client, handle.container);
         break;
       } catch (err) {
         if (abandon.signal.aborted) {
@@ -306,8 +312,65 @@ async function describeExit(
     clearTimeout(giveUp);
     handle.stopLogs.signal.removeEventListener("abort", onStop);
   }
-  // Give the log follower a moment to drain what the container printed last.
-  await new Promise((r) => setTimeout(r, 50));
+  // The engine ends a follow once the container stops: let it deliver the last lines.
+  await settledWithin(handle.logsDone, LOG_DRAIN_TIMEOUT);
   handle.stopLogs.abort();
   return handle.logTail.length > 0 ? `${how}; last log lines:\n${handle.logTail.join("\n")}` : how;
+}
+
+/** Milliseconds the log follow gets, once the exit is known, to deliver the container's last lines. */
+const LOG_DRAIN_TIMEOUT = 500;
+
+/** Resolves once `p` settles or `ms` pass (the timer is cleared). */
+async function settledWithin(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([p, new Promise((r) => timer = setTimeout(r, ms))]);
+  clearTimeout(timer);
+}
+
+/** Milliseconds the engine gets to show an exited container's state (before `AutoRemove` takes it). */
+const STATE_TIMEOUT = 2_000;
+
+/**
+ * `bytes` in words: `64 MiB`, `1.5 GiB`.
+ *
+ * @param bytes A size in bytes.
+ * @returns The size with its unit.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { formatBytes } from "./boot.ts";
+ *
+ * assert.equal(formatBytes(64 * 1024 * 1024), "64 MiB");
+ * assert.equal(formatBytes(1.5 * 1024 ** 3), "1.5 GiB");
+ * assert.equal(formatBytes(4096), "4096 bytes");
+ * ```
+ */
+export function formatBytes(bytes: number): string {
+  for (const [unit, size] of [["GiB", 1024 ** 3], ["MiB", 1024 ** 2]] as const) {
+    if (bytes >= size) return `${Number((bytes / size).toFixed(1))} ${unit}`;
+  }
+  return `${bytes} bytes`;
+}
+
+/**
+ * What the engine says of an exit that was not clean: `": out of memory …"`
+ * when the kernel killed it at its memory limit (`State.OOMKilled`), else
+ * `""` (also when the container is already gone: `AutoRemove` is quick, so
+ * this is asked at once).
+ */
+async function outOfMemory(client: DockerClient, container: string): Promise<string> {
+  try {
+    const info = await client.containerInspect(container, { timeout: STATE_TIMEOUT });
+    if (!info.State.OOMKilled) return "";
+    const limit = info.HostConfig.Memory;
+    return limit
+      ? `: out of memory (the kernel killed it at its memory limit of ${
+        formatBytes(limit)
+      }, hostConfig.Memory: raise it, or use less memory per call)`
+      : ": out of memory (killed by the kernel; it has no memory limit, so the host ran out)";
+  } catch {
+    return "";
+  }
 }

@@ -17,4 +17,6 @@ export interface DockerHandle extends RunnerHandle {
   logTail: string[];
   /** Aborted when the runner is being stopped: ends the log follow and the wait retries. */
   stopLogs: AbortController;
+  /** Resolves when the log follow is over (at once for a container never started). */
+  logsDone: Promise<void>;
 }

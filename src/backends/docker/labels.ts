@@ -81,3 +81,18 @@ export const LABEL_PARENT_CONTAINER = "dev.flame-docker.parent-container";
  * ```
  */
 export const LABEL_PARENT_PROCESS = "dev.flame-docker.parent-process";
+/**
+ * Label: the runner's id (as in the pool's logs, events and `flame.runner.id`),
+ * so `docker ps` and `docker logs` can be matched to what the pool reports.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { LABEL_RUNNER } from "@flame/docker";
+ * import type { ContainerListOptions } from "@flame/docker/docker";
+ *
+ * const one: ContainerListOptions = { filters: { label: [`${LABEL_RUNNER}=thumbs-1a2b3c4d`] } };
+ * assert.deepEqual(one.filters?.label, ["dev.flame-docker.runner=thumbs-1a2b3c4d"]);
+ * ```
+ */
+export const LABEL_RUNNER = "dev.flame-docker.runner";

@@ -1,6 +1,8 @@
 /**
- * The log follow of a `DockerBackend` runner container: its last lines kept in
- * its handle to explain its exit. A socket proxy in front of the engine
+ * The log follow of a `DockerBackend` runner container: each line forwarded
+ * (as a `flame.runner.output` event, within its bounds) as it comes, and the
+ * last lines kept in its handle to explain its exit; the follow runs from the
+ * start, so `AutoRemove` taking the container's logs away loses nothing. A socket proxy in front of the engine
  * (HAProxy's `timeout server`, as in docker-socket-proxy) cuts a follow that
  * stays quiet for a while, and an engine restart drops it: the follow then
  * starts again from the last line seen, so a runner that dies after an hour
@@ -12,6 +14,7 @@
 import type { DockerClient } from "../../docker/client.ts";
 import { DockerError } from "../../docker/errors.ts";
 import type { LogChunk } from "../../docker/log_demux.ts";
+import type { RunnerOutput } from "../runner_output.ts";
 import type { DockerHandle } from "./handle.ts";
 
 /** How many of a container's last lines are kept. */
@@ -65,14 +68,20 @@ export class LogTail {
   #last: Record<Stream, bigint | undefined> = { stdout: undefined, stderr: undefined };
   /** The UNIX seconds of the latest line kept. */
   #lastSeconds: number | undefined;
+  readonly #onLine: ((stream: Stream, line: string) => void) | undefined;
 
   /**
    * @param lines Where the lines go (the handle's `logTail`); the oldest are shifted out.
-   * @param options `limit`: how many lines are kept (default 30).
+   * @param options `limit`: how many lines are kept (default 30); `onLine`:
+   * called with each line kept (once: repeats of a resumed follow are not).
    */
-  constructor(lines: string[], options: { limit?: number } = {}) {
+  constructor(
+    lines: string[],
+    options: { limit?: number; onLine?: (stream: Stream, line: string) => void } = {},
+  ) {
     this.#lines = lines;
     this.#limit = options.limit ?? LOG_TAIL_LINES;
+    this.#onLine = options.onLine;
   }
 
   static #newDecoders(): Record<Stream, TextDecoder> {
@@ -135,6 +144,7 @@ export class LogTail {
     if (text === "") return false;
     this.#lines.push(text);
     if (this.#lines.length > this.#limit) this.#lines.shift();
+    this.#onLine?.(stream, text);
     return true;
   }
 }
@@ -155,19 +165,40 @@ function abortableDelay(ms: number, signal: AbortSignal): Promise<boolean> {
 }
 
 /**
- * Keeps the container's last log lines in `handle.logTail` until it exits or
- * `handle.stopLogs` aborts. When the engine connection drops, follows again
+ * Forwards the container's log lines to `output` and keeps the last ones in
+ * `handle.logTail` until it exits or `handle.stopLogs` aborts (then `output`
+ * is ended). When the engine connection drops, follows again
  * from the last line seen (backing off from 100 ms to 2 s between attempts
  * that fail at once); stops for good when the stream ends (the container
  * stopped) or the engine answers with an error (such as 404: it is gone).
  *
  * @param client The engine.
  * @param handle The runner: its container, tail and stop signal.
+ * @param output Where each line is forwarded.
  * @returns Resolves once the follow is over; never rejects.
  */
-export async function followLogs(client: DockerClient, handle: DockerHandle): Promise<void> {
+export async function followLogs(
+  client: DockerClient,
+  handle: DockerHandle,
+  output?: RunnerOutput,
+): Promise<void> {
+  try {
+    await follow(client, handle, output);
+  } finally {
+    output?.end();
+  }
+}
+
+async function follow(
+  client: DockerClient,
+  handle: DockerHandle,
+  output: RunnerOutput | undefined,
+): Promise<void> {
   const signal = handle.stopLogs.signal;
-  const tail = new LogTail(handle.logTail);
+  const tail = new LogTail(
+    handle.logTail,
+    output === undefined ? {} : { onLine: (stream, line) => output.line(stream, line) },
+  );
   for (let delay = FOLLOW_RETRY_MIN; !signal.aborted;) {
     const openedAt = Date.now();
     let kept = 0;

@@ -1,7 +1,8 @@
 /**
  * What `DockerBackend` learns from the parent's own container when the parent
  * runs in one (Docker-out-of-Docker): the image and network runners default
- * to, the container-name prefix, and the address runners dial.
+ * to, the container-name prefix, and the address runners dial (its address on
+ * their network, which needs no name and no DNS).
  *
  * @module
  */
@@ -186,10 +187,47 @@ export function inferApp(parent: ParentContainer | undefined): string {
 }
 
 /**
+ * Where a parent in `container` listens and what its runners on `network`
+ * dial: the container's address on that network, both. Not its name: the
+ * engine's DNS serves a name given with `--name` but not a generated one
+ * (`upbeat_bhabha`), and an address needs no DNS at all; the parent listens
+ * on that address anyway.
+ *
+ * @param container The parent's container.
+ * @param network The runners' network (its name).
+ * @returns The address, or `undefined` when the container is not on that network.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ContainerInspect } from "../../docker/types.ts";
+ * import { containerAddress } from "./parent_container.ts";
+ *
+ * const unnamed = {
+ *   Name: "/upbeat_bhabha",
+ *   NetworkSettings: { Networks: { jobs: { IPAddress: "172.18.0.2", Aliases: ["4f1c2a9e0b7d"] } } },
+ * } as unknown as ContainerInspect;
+ * assert.deepEqual(containerAddress(unnamed, "jobs"), {
+ *   listenHost: "172.18.0.2",
+ *   dialHost: "172.18.0.2",
+ * });
+ * assert.equal(containerAddress(unnamed, "other"), undefined);
+ * ```
+ */
+export function containerAddress(
+  container: ContainerInspect,
+  network: string,
+): ParentAddress | undefined {
+  const address = container.NetworkSettings.Networks?.[network]?.IPAddress;
+  return address ? { listenHost: address, dialHost: address } : undefined;
+}
+
+/**
  * Checks the runners' network and works out where the parent listens and
  * what runners dial: `parentHost` when given, else the parent container's
- * name on that network, else (a parent on the host) the network's gateway,
- * or a VM engine's host alias (see `host_address.ts`).
+ * address on that network (see {@linkcode containerAddress}), else (a parent
+ * on the host) the network's gateway, or a VM engine's host alias (see
+ * `host_address.ts`).
  *
  * @param client The engine.
  * @param networkName The runners' network.
@@ -221,14 +259,10 @@ export async function resolveParentAddress(
   if (options.parentHost !== undefined) {
     return { listenHost: options.listenHost, dialHost: options.parentHost };
   }
-  const parentOnNet = parent?.container.NetworkSettings.Networks?.[network.Name];
-  if (parent !== undefined && parentOnNet?.IPAddress) {
-    // Parent in a container on the runners' network: runners resolve its name.
-    return {
-      listenHost: parentOnNet.IPAddress,
-      dialHost: parent.container.Name.replace(/^\//, ""),
-    };
-  }
+  const inContainer = parent === undefined
+    ? undefined
+    : containerAddress(parent.container, network.Name);
+  if (inContainer !== undefined) return inContainer;
   const gateway = network.IPAM.Config?.find((c) => c.Gateway && !c.Gateway.includes(":"))
     ?.Gateway;
   if (gateway === undefined) {
