@@ -69,4 +69,12 @@ export type {
   FlameEventName,
 } from "./src/events.ts";
 export { consoleLogger, type Logger, type LogLevel } from "./src/util/logger.ts";
+export {
+  type HeadroomOptions,
+  headroomPolicy,
+  type RetryableErrorName,
+  type RetryOptions,
+  type ScalingPolicy,
+  type ScalingState,
+} from "./src/parent/scaling.ts";
 export { type Closable, closeOnSignals, type CloseOnSignalsOptions } from "./src/parent/signals.ts";

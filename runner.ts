@@ -37,7 +37,7 @@ Usage: deno run --allow-all runner.ts [--help] [--version]
 
 Environment:
   FLAME_PARENT          (required) set by the backend: where the parent is and
-                        this runner's secret (base64url JSON, protocol v1)
+                        this runner's secret (base64url JSON, protocol v2)
   FLAME_LOG_LEVEL       debug | info | warn | error (default: warn)
   FLAME_RUNNER_WORKERS  call workers (Web Workers that run the calls); 0 runs
                         calls on the main thread (default: the CPUs the

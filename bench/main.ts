@@ -32,6 +32,7 @@ import { ECHO_PEER_SOURCE } from "./_raw.ts";
 import { emit, emitSkip, type Reported, table } from "./_report.ts";
 import { runClientBench, runColdBench, runScaleBench } from "./docker_bench.ts";
 import { runMemoryBench } from "./memory_bench.ts";
+import { runScalingBench } from "./scaling_bench.ts";
 import { runWarmBench, type WarmSizes } from "./warm_bench.ts";
 import { runWorkerBench } from "./worker_bench.ts";
 import type { SteadyResult } from "./steady_bench.ts";
@@ -160,6 +161,11 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchRun> {
   await section(figures, "warm/process", () => runSteadyContrast(quick));
   await section(figures, "warm/process", () => runWorkerBench(quick ? 1000 : 6000));
   await section(figures, "memory/process", () => runMemoryBench(quick ? 2 : 8));
+  await section(
+    figures,
+    "scaling/process",
+    () => runScalingBench("scaling/process", () => new ProcessBackend(), quick),
+  );
 
   const dockerReason = options.noDocker
     ? "disabled"
@@ -201,6 +207,20 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchRun> {
       await section(figures, "docker/cold", () => runColdBench(ctx));
       await section(figures, "docker/client", () => runClientBench(ctx));
       await section(figures, "docker/scale", () => runScaleBench(ctx));
+      await section(
+        figures,
+        "scaling/docker",
+        () =>
+          runScalingBench("scaling/docker", () =>
+            new DockerBackend({
+              image: IMAGE,
+              network: n.name,
+              dockerSocketPath: SOCKET,
+              labels: n.labels,
+              pull: "never",
+              stopTimeout: 1000,
+            }), quick),
+      );
     } catch (err) {
       figures.push(emitSkip("docker", `failed: ${(err as Error).message}`));
     } finally {

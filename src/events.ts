@@ -24,10 +24,15 @@ export type FlameEventName =
   | "flame.runner.boot.phase"
   /** A boot ended (`flame.ok`, `flame.duration_ms`, `error.message` on failure). */
   | "flame.runner.boot.end"
-  /** A runner left the pool (`flame.reason`: idle, single-use, exited, closed). */
+  /** A runner left the pool (`flame.reason`: idle, single-use, exited, closed, resized). */
   | "flame.runner.shrink"
-  /** A call ended (`flame.ok`, `flame.duration_ms`, `error.type` on failure). */
+  /** A call ended (`flame.ok`, `flame.duration_ms`, `flame.attempt`, `error.type` on failure). */
   | "flame.call.end"
+  /**
+   * A call failed and is tried again (`flame.attempt`: the attempt that
+   * failed; `flame.backoff_ms`; `error.type`, `error.message`).
+   */
+  | "flame.call.retry"
   /** Image pull progress (`flame.backend`, `flame.image`, `flame.status`, `flame.layer`, `flame.progress`). */
   | "flame.image.pull.progress"
   /** Leftover runners of dead parents were removed (`flame.backend`, `flame.count`). */

@@ -78,4 +78,13 @@ export interface Backend {
   reap?(options?: { pool?: string }): Promise<number>;
   /** Releases the backend's own resources (after every runner is stopped). */
   close?(): Promise<void>;
+  /**
+   * Whether a failed `boot()` may succeed when tried again (the engine's
+   * transient answers: a 5xx, a 409 name race, a connection reset): the pool
+   * then retries the boot with backoff, within `bootTimeout`, before it
+   * reports a `BootError`. Without it no boot is retried.
+   *
+   * @param error What `boot()` rejected with.
+   */
+  transient?(error: unknown): boolean;
 }

@@ -11,6 +11,8 @@ import type { CallTarget } from "../protocol/messages.ts";
 import type { Deadline } from "../util/deadline_timer.ts";
 import { withResolvers } from "../util/promise.ts";
 import type { Runner } from "./placement.ts";
+import { retryDelay, type RetryPlan } from "./scaling.ts";
+import type { Timer } from "../util/timer.ts";
 import type { Waiter } from "./queue.ts";
 import type { CallSink } from "./runner_link.ts";
 
@@ -24,6 +26,10 @@ export interface CallHost {
   unqueue(): void;
   /** The call settled (before its promise's callbacks run). */
   ended(call: PoolCall, ok: boolean, value: unknown): void;
+  /** `call`'s attempt failed with `error`; it is tried again in `delayMs`. */
+  retrying(call: PoolCall, error: unknown, delayMs: number): void;
+  /** Places `call` again for its next attempt (a free slot, or the queue). */
+  resend(call: PoolCall): void;
 }
 
 /**
@@ -51,6 +57,10 @@ export class PoolCall implements CallSink, EventListenerObject {
   #callId = 0;
   #waiter: Waiter | undefined;
   #settled = false;
+  #retry: RetryPlan | undefined;
+  #retryTimer: Timer | undefined;
+  /** Which attempt is under way (1 the first). */
+  attempt = 1;
 
   constructor(
     host: CallHost,
@@ -59,7 +69,9 @@ export class PoolCall implements CallSink, EventListenerObject {
     timeout: number,
     signal: AbortSignal | undefined,
     onPlaced: ((runnerId: string) => void) | undefined,
+    retry?: RetryPlan,
   ) {
+    this.#retry = retry;
     this.promise = new Promise((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
@@ -81,7 +93,7 @@ export class PoolCall implements CallSink, EventListenerObject {
       : waited
       ? Math.max(1, this.deadline - Date.now())
       : this.#timeout;
-    this.#callId = runner.link.call(this.#body, remaining, this);
+    this.#callId = runner.link.call(this.#body, remaining, this, this.attempt);
     this.#onPlaced?.(runner.id);
   }
 
@@ -104,8 +116,9 @@ export class PoolCall implements CallSink, EventListenerObject {
 
   /** From the link: the runner is free of this call (a stream's last value is in). */
   done(): void {
-    // Kept until now: aborting the signal also ends a stream already under way.
-    this.#signal?.removeEventListener("abort", this);
+    // Kept until now: aborting the signal also ends a stream already under way
+    // (and a call waiting to be retried still listens).
+    if (this.#settled) this.#signal?.removeEventListener("abort", this);
     this.#host.release(this.runner!);
   }
 
@@ -139,8 +152,48 @@ export class PoolCall implements CallSink, EventListenerObject {
     this.#finish(false, reason);
   }
 
+  /**
+   * Ends the call now with `error` (the pool is closing while it waits to be retried).
+   *
+   * @param error What the caller gets.
+   */
+  abandon(error: unknown): void {
+    this.#retry = undefined;
+    this.#finish(false, error);
+  }
+
+  /** Whether it waits between two attempts. */
+  get retrying(): boolean {
+    return this.#retryTimer !== undefined;
+  }
+
+  /**
+   * Schedules the next attempt after `error` when the plan retries it and it
+   * can start before the deadline; returns whether it did.
+   */
+  #retryLater(error: unknown): boolean {
+    const delay = retryDelay(this.#retry!, error, this.attempt);
+    if (delay === undefined || Date.now() + delay >= this.deadline) return false;
+    // The attempt's hold on its runner (if any) is released by `done()`; the
+    // next attempt is placed afresh, never synchronously (`done()` may follow).
+    this.#callId = 0;
+    this.#waiter = undefined;
+    this.#host.retrying(this, error, delay);
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.attempt++;
+      this.#host.resend(this);
+    }, delay);
+    return true;
+  }
+
   #finish(ok: boolean, value: unknown): void {
     if (this.#settled) return;
+    if (this.#retryTimer !== undefined) {
+      clearTimeout(this.#retryTimer);
+      this.#retryTimer = undefined;
+    }
+    if (!ok && this.#retry !== undefined && this.#retryLater(value)) return;
     this.#settled = true;
     // A value from the runner is followed by `done()`, which removes it.
     if (!ok) this.#signal?.removeEventListener("abort", this);

@@ -34,7 +34,7 @@ export interface GrowEndEvent {
 }
 
 /** Why a runner leaves the pool. */
-export type ShrinkReason = "idle" | "single-use" | "exited" | "closed";
+export type ShrinkReason = "idle" | "single-use" | "exited" | "closed" | "resized";
 
 /** Details passed to `onShrink`. */
 export interface ShrinkEvent {
@@ -176,6 +176,22 @@ function logLine(
       return a["flame.reason"] === "exited"
         ? ["warn", `${pool}: runner ${runnerId} went away: ${a["error.message"]}`]
         : ["info", `${pool}: stopping runner ${runnerId} (${a["flame.reason"]})`];
+    case "flame.runner.boot.phase":
+      return a["flame.phase"] === "retry"
+        ? [
+          "warn",
+          `${pool}: boot of runner ${runnerId} failed (${a["error.message"]}); retry ${
+            a["flame.attempt"]
+          } in ${a["flame.backoff_ms"]} ms`,
+        ]
+        : undefined;
+    case "flame.call.retry":
+      return [
+        "warn",
+        `${pool}: call attempt ${a["flame.attempt"]} failed (${a["error.type"]}: ${
+          a["error.message"]
+        }); retrying in ${a["flame.backoff_ms"]} ms`,
+      ];
     case "flame.runner.reap":
       return ["info", `${pool}: removed ${a["flame.count"]} runner(s) left by dead parents`];
     case "flame.runner.output":

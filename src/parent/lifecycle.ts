@@ -18,6 +18,8 @@ import type { PoolEmitter, ShrinkReason } from "./emitter.ts";
 import type { PoolConfig } from "./options.ts";
 import { ParentListener } from "./parent_listener.ts";
 import type { Placement, Runner } from "./placement.ts";
+import type { ScalingState } from "./scaling.ts";
+import type { FlameAttributes, FlameEventName } from "../events.ts";
 import { RunnerLink } from "./runner_link.ts";
 
 /** Last lines of a runner's output kept to explain a failed boot. */
@@ -34,6 +36,12 @@ const BOOT_OUTPUT_LINES = 20;
 function reportReserve(bootTimeout: number): number {
   return Math.min(3000, bootTimeout / 5);
 }
+
+/** Milliseconds before the first boot retry; each later one doubles, up to {@linkcode BOOT_RETRY_MAX_MS}. */
+const BOOT_RETRY_MS = 200;
+const BOOT_RETRY_MAX_MS = 2000;
+/** The most retries of one boot (a 5xx that is in fact permanent costs at most 1.4 s more). */
+const BOOT_RETRIES = 3;
 
 /** `p`'s value if it settles within `ms` (and before `signal` aborts), else `undefined`. */
 async function settledWithin<T>(
@@ -68,6 +76,8 @@ export interface LifecycleHost {
   bootFailed(error: BootError): void;
   /** Calls started and not yet settled. */
   pendingCalls(): number;
+  /** Callers waiting for a slot. */
+  queued(): number;
   /** Nothing runs, boots or waits any more: let go of the event loop. */
   idle(): void;
 }
@@ -99,6 +109,8 @@ export class RunnerLifecycle {
   #reaping: Promise<void> | undefined;
   #replaceTimer: Timer | undefined;
   #consecutiveBootFailures = 0;
+  /** The scaling policy has thrown (said once). */
+  #policyThrew = false;
 
   constructor(
     config: PoolConfig,
@@ -122,6 +134,73 @@ export class RunnerLifecycle {
     while (queued > pending && this.#placement.runners.length + this.booting < this.#config.max) {
       this.#boot();
       pending += perRunner;
+    }
+  }
+
+  /**
+   * Runners the scaling policy wants now, within `min` and `max` (`min`
+   * without a policy).
+   */
+  #wanted(): number {
+    const config = this.#config;
+    const policy = config.scaling;
+    if (policy === undefined) return config.min;
+    const placement = this.#placement;
+    const state: ScalingState = {
+      runners: placement.active(),
+      booting: this.booting,
+      busySlots: placement.busy,
+      queued: this.#host.queued(),
+      slotsPerRunner: placement.perRunner,
+      min: config.min,
+      max: config.max,
+    };
+    let want = config.min;
+    try {
+      const asked = policy(state);
+      if (typeof asked === "number" && !Number.isNaN(asked)) want = Math.ceil(asked);
+    } catch (err) {
+      // Said once: the policy runs at every placement.
+      if (!this.#policyThrew) {
+        this.#policyThrew = true;
+        this.#emitter.log.error(
+          `pool ${config.name}: the scaling policy threw (${
+            (err as Error)?.message ?? err
+          }); until it returns a number the pool keeps min (${config.min}) runners ahead of demand`,
+        );
+      }
+    }
+    return Math.min(config.max, Math.max(config.min, want));
+  }
+
+  /** Boots ahead of demand what the scaling policy asks for (within `max`). */
+  scale(): void {
+    if (this.#host.isClosing()) return;
+    const want = this.#wanted();
+    while (this.#placement.active() + this.booting < want) this.#boot();
+  }
+
+  /**
+   * `min`, `max` or `maxConcurrency` changed (`Pool.resize()`): boots to the
+   * new `min`, retires runners over the new `max` (idle ones first, busy ones
+   * finish their calls), and re-arms idle limits (a runner no longer counted
+   * in `min` may now idle out).
+   */
+  resized(): void {
+    if (this.#host.isClosing()) return;
+    const placement = this.#placement;
+    let excess = placement.active() + this.booting - this.#config.max;
+    if (excess > 0) {
+      const live = placement.runners.filter((r) => !r.stopping).sort((a, b) => a.busy - b.busy);
+      for (const runner of live) {
+        if (excess <= 0) break;
+        this.stopRunner(runner, "resized");
+        excess--;
+      }
+    }
+    this.bootToMin();
+    for (const runner of placement.runners) {
+      if (!runner.stopping && runner.busy === 0) this.scheduleIdle(runner);
     }
   }
 
@@ -201,6 +280,13 @@ export class RunnerLifecycle {
         this.#placement.runners.push(runner);
         if (this.#host.isClosing()) {
           this.stopRunner(runner, "closed");
+          return;
+        }
+        // `max` was lowered while it booted.
+        if (this.#placement.active() > this.#config.max) {
+          runner.link.closed.then((reason) => this.#runnerGone(runner, reason));
+          this.stopRunner(runner, "resized");
+          this.updateHold();
           return;
         }
         runner.link.closed.then((reason) => this.#runnerGone(runner, reason));
@@ -296,20 +382,49 @@ export class RunnerLifecycle {
           );
         }, Math.max(0, startedAt + waited - Date.now()));
       });
-      booting = this.#backend.boot({
+      const spec = {
         id,
         parentEnv,
         pool: config.name,
         signal: controller.signal,
-        onEvent: (name, attributes) => {
+        onEvent: (name: FlameEventName, attributes: FlameAttributes) => {
           if (collecting && name === "flame.runner.output") {
             lastLines.push(String(attributes["flame.line"]));
             if (lastLines.length > BOOT_OUTPUT_LINES) lastLines.shift();
           }
           this.#emitter.emit(name, attributes, id);
         },
-      });
-      handle = await Promise.race([booting, givenUp]);
+      };
+      // The engine's transient answers are retried with backoff, while the boot has time.
+      for (let retry = 0;; retry++) {
+        booting = this.#backend.boot(spec);
+        const outcome = await Promise.race([
+          booting.then((h) => ({ h, e: undefined }), (e: unknown) => ({ h: undefined, e })),
+          givenUp,
+        ]);
+        if (outcome.h !== undefined) {
+          handle = outcome.h;
+          break;
+        }
+        booting = undefined;
+        const delay = Math.min(BOOT_RETRY_MAX_MS, BOOT_RETRY_MS * 2 ** retry);
+        const transient = this.#backend.transient?.(outcome.e) === true;
+        if (
+          !transient || retry >= BOOT_RETRIES ||
+          Date.now() + delay >= startedAt + config.bootTimeout - reserve
+        ) {
+          throw outcome.e;
+        }
+        this.#emitter.emit("flame.runner.boot.phase", {
+          "flame.phase": "retry",
+          "flame.attempt": retry + 1,
+          "flame.backoff_ms": delay,
+          "error.message": String((outcome.e as Error)?.message ?? outcome.e),
+        }, id);
+        let wait: Timer | undefined;
+        await Promise.race([new Promise((r) => wait = setTimeout(r, delay)), givenUp])
+          .finally(() => clearTimeout(wait));
+      }
       const started = handle;
       const conn = await Promise.race([
         expectation.connection,
@@ -408,6 +523,12 @@ export class RunnerLifecycle {
     if (!Number.isFinite(limit)) return;
     const idleFor = Date.now() - runner.idleSince;
     if (idleFor >= limit) {
+      // Headroom the scaling policy still wants: kept, idle from now.
+      if (this.#config.scaling !== undefined && this.#placement.active() <= this.#wanted()) {
+        runner.idleSince = Date.now();
+        this.#armIdle(runner, limit);
+        return;
+      }
       this.stopRunner(runner, "idle");
     } else {
       this.#armIdle(runner, limit - idleFor);

@@ -9,6 +9,13 @@ import type { Backend } from "../backends/backend.ts";
 import type { FlameEventListener } from "../events.ts";
 import type { Logger } from "../util/logger.ts";
 import type { GrowEndEvent, GrowStartEvent, ShrinkEvent } from "./emitter.ts";
+import {
+  headroomPolicy,
+  resolveRetry,
+  type RetryOptions,
+  type RetryPlan,
+  type ScalingPolicy,
+} from "./scaling.ts";
 
 /** Options for {@linkcode Pool}. */
 export interface PoolOptions {
@@ -58,6 +65,34 @@ export interface PoolOptions {
    * @default {false}
    */
   singleUse?: boolean;
+  /**
+   * Headroom: boot the next runner once busy slots reach this share of the
+   * runners' slots, so callers of a burst find a runner ready (0 < `growAt` ≤
+   * 1; 1: only when a caller finds no free slot, as FLAME does).
+   *
+   * @default {1}
+   */
+  growAt?: number;
+  /**
+   * Headroom: runners' worth of idle slots kept ready beyond the busy ones
+   * while calls run (within `max`); when no call runs, they shut down when
+   * idle like any runner above `min`.
+   *
+   * @default {0}
+   */
+  standby?: number;
+  /**
+   * Replaces the scaling decision (`growAt` and `standby` then do not apply):
+   * how many runners the pool wants now, given its state. See
+   * {@linkcode ScalingPolicy}; `headroomPolicy()` is the built-in one.
+   */
+  scaling?: ScalingPolicy;
+  /**
+   * Retries for calls that may run twice, on `RunnerExitedError` and
+   * `BootError` by default (never past the call's `timeout`); a call's own
+   * `retry` option overrides it. Without it no call is ever run twice.
+   */
+  retry?: RetryOptions;
   /**
    * Milliseconds `close()` lets in-flight calls finish.
    *
@@ -110,6 +145,11 @@ export interface CallOptions {
   timeout?: number;
   /** Aborting it cancels the call, on the runner too. */
   signal?: AbortSignal;
+  /**
+   * Retries for this call (overriding the pool's `retry`); `false`: none.
+   * The function sees which attempt it is as `this.attempt`.
+   */
+  retry?: RetryOptions | false;
 }
 
 /** Every option's value once validated and defaulted. */
@@ -126,10 +166,14 @@ export interface PoolConfig {
   readonly shutdownTimeout: number;
   readonly heartbeatInterval: number;
   readonly heartbeatTimeout: number;
+  /** The scaling decision; `undefined`: FLAME's (grow only for waiting callers). */
+  readonly scaling: ScalingPolicy | undefined;
+  /** The pool's retry plan; `undefined`: no retries. */
+  readonly retry: RetryPlan | undefined;
 }
 
 /** The defaults, in one table (`max` has none: it is required). */
-export const DEFAULTS: Omit<PoolConfig, "max"> = Object.freeze({
+export const DEFAULTS: Omit<PoolConfig, "max" | "scaling" | "retry"> = Object.freeze({
   name: "flame",
   min: 0,
   maxConcurrency: 100,
@@ -256,6 +300,8 @@ export function resolvePoolOptions(options: PoolOptions): PoolConfig {
       `Invalid Pool option "heartbeatTimeout": ${heartbeatTimeout} must exceed "heartbeatInterval" ${heartbeatInterval}`,
     );
   }
+  const scaling = resolveScaling(options);
+  const retry = resolveRetry('Pool option "retry"', options.retry);
   for (
     const hook of ["onGrowStart", "onGrowEnd", "onShrink", "onCastError", "onEvent"] as const
   ) {
@@ -282,5 +328,58 @@ export function resolvePoolOptions(options: PoolOptions): PoolConfig {
     shutdownTimeout,
     heartbeatInterval,
     heartbeatTimeout,
+    scaling,
+    retry,
   };
+}
+
+function resolveScaling(options: PoolOptions): ScalingPolicy | undefined {
+  const { growAt, standby, scaling } = options;
+  if (scaling !== undefined) {
+    if (typeof scaling !== "function") {
+      throw new TypeError('Invalid Pool option "scaling": expected a function (state) => runners');
+    }
+    if (growAt !== undefined || standby !== undefined) {
+      throw new TypeError(
+        'Invalid Pool options: "scaling" replaces "growAt" and "standby"; give one or the other',
+      );
+    }
+    return scaling;
+  }
+  if (growAt !== undefined && (typeof growAt !== "number" || !(growAt > 0 && growAt <= 1))) {
+    throw new RangeError(
+      `Invalid Pool option "growAt": ${growAt} must be a share of capacity, above 0 and at most 1`,
+    );
+  }
+  const spare = standby === undefined ? 0 : checkInteger("standby", standby, 0);
+  if ((growAt ?? 1) === 1 && spare === 0) return undefined;
+  return headroomPolicy({ growAt: growAt ?? 1, standby: spare });
+}
+
+/**
+ * Checks the options `Pool.resize()` takes against each other and the rest
+ * of the configuration.
+ *
+ * @param config The pool's configuration now.
+ * @param sizes The new `min`, `max` and `maxConcurrency` (absent: unchanged).
+ * @returns The three values to apply.
+ * @throws {TypeError} When a value is not a number.
+ * @throws {RangeError} When a value is out of range or `min` exceeds `max`.
+ */
+export function resolveResize(
+  config: PoolConfig,
+  sizes: { min?: number; max?: number; maxConcurrency?: number },
+): { min: number; max: number; maxConcurrency: number } {
+  if (typeof sizes !== "object" || sizes === null) {
+    throw new TypeError("Invalid resize(): expected { min?, max?, maxConcurrency? }");
+  }
+  const max = checkInteger("max", sizes.max ?? config.max, 1);
+  const min = checkInteger("min", sizes.min ?? config.min, 0);
+  if (min > max) throw new RangeError(`Invalid Pool option "min": ${min} exceeds "max" ${max}`);
+  const maxConcurrency = checkInteger(
+    "maxConcurrency",
+    sizes.maxConcurrency ?? config.maxConcurrency,
+    1,
+  );
+  return { min, max, maxConcurrency };
 }

@@ -32,11 +32,16 @@ export class Placement {
   /** Calls occupying a slot, over every runner. */
   busy = 0;
   readonly #singleUse: boolean;
-  readonly #maxConcurrency: number;
+  #maxConcurrency: number;
 
   constructor(singleUse: boolean, maxConcurrency: number) {
     this.#singleUse = singleUse;
     this.#maxConcurrency = maxConcurrency;
+  }
+
+  /** Changes the slots per runner (`Pool.resize()`): runners over it take no call until under. */
+  setMaxConcurrency(n: number): void {
+    this.#maxConcurrency = n;
   }
 
   /** Slots one runner offers. */

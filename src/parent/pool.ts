@@ -30,7 +30,9 @@ import {
   type PoolConfig,
   type PoolOptions,
   resolvePoolOptions,
+  resolveResize,
 } from "./options.ts";
+import { resolveRetry, type RetryPlan } from "./scaling.ts";
 import { Placement, type Runner } from "./placement.ts";
 import { WaiterQueue } from "./queue.ts";
 import {
@@ -200,7 +202,11 @@ export class Pool implements AsyncDisposable {
     },
     unqueue: () => this.#queue.unqueue(),
     ended: (call, ok, value) => this.#callEnded(call, ok, value),
+    retrying: (call, error, delayMs) => this.#callRetrying(call, error, delayMs),
+    resend: (call) => this.#resend(call),
   };
+  /** Calls waiting between two attempts (failed at once when the pool closes). */
+  #retrying = new Set<PoolCall>();
 
   /**
    * Creates a pool; `min` runners start booting at once.
@@ -249,6 +255,7 @@ export class Pool implements AsyncDisposable {
       dispatch: () => this.#dispatch(),
       bootFailed: (error) => this.#failWaiters(error),
       pendingCalls: () => this.#pending,
+      queued: () => this.#queue.queued,
       // No call, runner or boot is left: the deadline timer (armed for a call
       // already ended) must not keep the process alive either.
       idle: () => this.#deadlines.dispose(),
@@ -517,6 +524,51 @@ export class Pool implements AsyncDisposable {
   }
 
   /**
+   * Changes `min`, `max` and `maxConcurrency` of a running pool, at once:
+   * growing boots what the new `min` requires and serves waiting callers
+   * from the new capacity (oldest first); shrinking `max` retires idle
+   * runners first, and busy ones once their calls finish (they take no new
+   * call meanwhile); a lower `min` lets the runners above it idle out. Checked
+   * as the constructor checks them; the other options stay.
+   *
+   * @param sizes The new values (absent: unchanged).
+   * @throws {TypeError} When a value is not a number.
+   * @throws {RangeError} When a value is out of range, or `min` exceeds `max`.
+   * @throws {PoolClosedError} When the pool is closed or closing.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { LocalBackend, Pool } from "@flame/docker";
+   *
+   * const shrinks: string[] = [];
+   * await using pool = new Pool({
+   *   backend: new LocalBackend(),
+   *   max: 1,
+   *   maxConcurrency: 1,
+   *   onShrink: (e) => shrinks.push(e.reason),
+   * });
+   * pool.resize({ min: 2, max: 2 });
+   * assert.equal(pool.stats().booting, 2);
+   * await Promise.all([pool.call(() => 1), pool.call(() => 2)]);
+   * assert.equal(pool.stats().runners, 2);
+   * pool.resize({ min: 0, max: 1 }); // one idle runner is retired at once
+   * assert.deepEqual(shrinks, ["resized"]);
+   * ```
+   */
+  resize(sizes: { min?: number; max?: number; maxConcurrency?: number }): void {
+    if (this.#closing !== undefined) throw new PoolClosedError(this.name);
+    const next = resolveResize(this.#config, sizes);
+    const config = this.#config as { -readonly [K in keyof PoolConfig]: PoolConfig[K] };
+    config.min = next.min;
+    config.max = next.max;
+    config.maxConcurrency = next.maxConcurrency;
+    this.#placement.setMaxConcurrency(next.maxConcurrency);
+    this.#lifecycle.resized();
+    this.#dispatch();
+  }
+
+  /**
    * Stops taking calls, lets in-flight calls finish for up to
    * `shutdownTimeout`, then stops every runner and releases the port.
    * Queued callers get `PoolClosedError`. Idempotent.
@@ -612,26 +664,65 @@ export class Pool implements AsyncDisposable {
         ),
       );
     }
+    let retry: RetryPlan | undefined = this.#config.retry;
+    if (options.retry !== undefined) {
+      try {
+        retry = resolveRetry('call option "retry"', options.retry);
+      } catch (err) {
+        return this.#refuse(target, err);
+      }
+    }
     if (this.#pending++ === 0) this.#lifecycle.updateHold();
-    const call = new PoolCall(this.#callHost, target, body, timeout, signal, onPlaced);
+    const call = new PoolCall(this.#callHost, target, body, timeout, signal, onPlaced, retry);
     signal?.addEventListener("abort", call, { once: true });
     if (call.deadline !== Infinity) this.#deadlines.add(call);
     const placed = this.#tryPlace();
     if (placed !== undefined) {
       call.send(placed, false);
+      if (this.#config.scaling !== undefined) this.#lifecycle.scale();
       return call.promise;
     }
     call.queue();
+    if (this.#config.scaling !== undefined) this.#lifecycle.scale();
     return call.promise;
+  }
+
+  #callRetrying(call: PoolCall, error: unknown, delayMs: number): void {
+    this.#retrying.add(call);
+    this.#emitter.emit("flame.call.retry", {
+      "flame.attempt": call.attempt,
+      "flame.backoff_ms": delayMs,
+      "error.type": (error as Error)?.name ?? typeof error,
+      "error.message": String((error as Error)?.message ?? error),
+    }, call.runner?.id);
+  }
+
+  #resend(call: PoolCall): void {
+    this.#retrying.delete(call);
+    if (this.#closing !== undefined) {
+      call.abandon(new PoolClosedError(this.name));
+      return;
+    }
+    const placed = this.#tryPlace();
+    if (placed !== undefined) call.send(placed, true);
+    else call.queue();
   }
 
   #callEnded(call: PoolCall, ok: boolean, value: unknown): void {
     this.#deadlines.delete(call);
+    if (this.#retrying.size > 0) this.#retrying.delete(call);
     if (--this.#pending === 0) this.#lifecycle.updateHold();
     if (ok) this.#calls.callsOk++;
     else this.#calls.callsFailed++;
     if (this.#emitter.wantsCallEvents) {
-      this.#emitCallEnd(call.target, ok, value, Date.now() - call.startedAt, call.runner?.id);
+      this.#emitCallEnd(
+        call.target,
+        ok,
+        value,
+        Date.now() - call.startedAt,
+        call.runner?.id,
+        call.attempt,
+      );
     }
   }
 
@@ -648,10 +739,12 @@ export class Pool implements AsyncDisposable {
     value: unknown,
     durationMs: number,
     runnerId: string | undefined,
+    attempt = 1,
   ): void {
     this.#emitter.emit("flame.call.end", {
       "flame.ok": ok,
       "flame.duration_ms": durationMs,
+      "flame.attempt": attempt,
       "flame.target": target === undefined || target.kind === "fn"
         ? "function"
         : `${target.specifier}#${target.name}`,
@@ -687,6 +780,7 @@ export class Pool implements AsyncDisposable {
       w.resolve(runner);
     }
     if (queue.queued > 0) this.#lifecycle.grow(queue.queued);
+    if (this.#config.scaling !== undefined) this.#lifecycle.scale();
   }
 
   #failWaiters(error: BootError): void {
@@ -707,6 +801,8 @@ export class Pool implements AsyncDisposable {
     for (let w = this.#queue.takeFirst(); w !== undefined; w = this.#queue.takeFirst()) {
       w.reject(closed);
     }
+    for (const call of [...this.#retrying]) call.abandon(closed);
+    this.#retrying.clear();
     if (this.#placement.busy > 0) {
       this.#drained = withResolvers<void>();
       let timer: Timer | undefined;

@@ -123,9 +123,10 @@ export class RunnerLink {
    * @param body What to run and the arguments, from `encodeCallBody()`.
    * @param timeout Milliseconds the runner allows (`0`: none).
    * @param sink Receives the outcome and the end of the call's hold on the runner.
+   * @param attempt Which attempt this is (`this.attempt` on the runner).
    * @returns The call id (`0` when the link has already ended: the sink got the error).
    */
-  call(body: readonly Uint8Array[], timeout: number, sink: CallSink): number {
+  call(body: readonly Uint8Array[], timeout: number, sink: CallSink, attempt = 1): number {
     if (this.#closeReason !== undefined) {
       sink.done();
       sink.settle(false, new RunnerExitedError(this.id, this.#closeReason));
@@ -137,7 +138,7 @@ export class RunnerLink {
     this.#nextId = id === 0xffffffff ? 1 : id + 1;
     this.#pending.set(id, { id, sink, stream: undefined });
     // `send` copies the head before returning, so one buffer serves every call.
-    writeCallHeader(this.#head, 0, id, timeout);
+    writeCallHeader(this.#head, 0, id, timeout, attempt);
     this.#conn.send(FrameType.Call, body, this.#head);
     return id;
   }

@@ -20,4 +20,9 @@ export interface CallContext {
   readonly signal: AbortSignal;
   /** The runner's id. */
   readonly runnerId: string;
+  /**
+   * Which attempt this is: 1, or more when the pool retries the call (see the
+   * `retry` option): a function that must not repeat a side effect can check it.
+   */
+  readonly attempt: number;
 }

@@ -54,6 +54,8 @@ export interface CallMessage {
   args: unknown[];
   /** Milliseconds the runner lets it run before aborting it (`0`: no limit). */
   timeout: number;
+  /** Which attempt this is (1 the first; a retried call counts up). @default {1} */
+  attempt?: number;
 }
 
 /** An error as it crosses the wire. */
@@ -151,7 +153,7 @@ export function checkResultSize(
 }
 
 /** Bytes before a call's body: id (u32) and timeout in ms (u32, 0 = none). */
-export const CALL_HEADER_SIZE = 8;
+export const CALL_HEADER_SIZE = 12;
 
 /** Bytes before a result's or stream chunk's value: the call id (u32). */
 export const RESULT_HEADER_SIZE = 4;
@@ -237,10 +239,10 @@ function callHead(target: CallTarget): Uint8Array {
  * @param timeout Milliseconds the runner allows (`0`: no limit; capped at 2^32-1).
  * @returns The 8 header bytes.
  */
-export function encodeCallHeader(id: number, timeout: number): Uint8Array {
-  // From the shared slab: a fresh 8-byte typed array costs more than the call's encoding.
+export function encodeCallHeader(id: number, timeout: number, attempt = 1): Uint8Array {
+  // From the shared slab: a fresh small typed array costs more than the call's encoding.
   const { buf, offset } = reserve(CALL_HEADER_SIZE);
-  writeCallHeader(buf, offset, id, timeout);
+  writeCallHeader(buf, offset, id, timeout, attempt);
   return commit(CALL_HEADER_SIZE);
 }
 
@@ -251,16 +253,19 @@ export function encodeCallHeader(id: number, timeout: number): Uint8Array {
  * @param offset The index of the first byte.
  * @param id The call id.
  * @param timeout Milliseconds the runner allows (`0`: no limit; capped at 2^32-1).
+ * @param attempt Which attempt this is (1 the first).
  */
 export function writeCallHeader(
   target: Uint8Array,
   offset: number,
   id: number,
   timeout: number,
+  attempt = 1,
 ): void {
   const t = Number.isFinite(timeout) ? Math.min(Math.max(0, Math.ceil(timeout)), 0xffffffff) : 0;
   writeUint32BE(target, offset, id);
   writeUint32BE(target, offset + 4, t);
+  writeUint32BE(target, offset + 8, attempt);
 }
 
 function fail(what: string): never {
@@ -301,6 +306,7 @@ export function decodeCall(payload: Uint8Array, shared = false): CallMessage {
   if (payload.length < CALL_HEADER_SIZE + 7) fail("call");
   const id = readUint32BE(payload, 0);
   const timeout = readUint32BE(payload, 4);
+  const attempt = readUint32BE(payload, 8) || 1;
   const kind = payload[CALL_HEADER_SIZE];
   const textLength = readUint32BE(payload, CALL_HEADER_SIZE + 1);
   const textEnd = CALL_HEADER_SIZE + 5 + textLength;
@@ -311,9 +317,9 @@ export function decodeCall(payload: Uint8Array, shared = false): CallMessage {
   const text = callText(payload, CALL_HEADER_SIZE + 5, textEnd);
   const args = decodeValueAt(payload, nameEnd, payload.length, shared);
   if (!Array.isArray(args)) fail("call");
-  if (kind === 0) return { id, target: { kind: "fn", source: text }, args, timeout };
+  if (kind === 0) return { id, target: { kind: "fn", source: text }, args, timeout, attempt };
   const name = callText(payload, textEnd + 2, nameEnd);
-  return { id, target: { kind: "module", specifier: text, name }, args, timeout };
+  return { id, target: { kind: "module", specifier: text, name }, args, timeout, attempt };
 }
 
 /**

@@ -8,7 +8,7 @@
 import { decodeBase64Url, encodeBase64Url } from "../util/base64url.ts";
 
 /** The protocol version this code speaks. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** The most call workers `FLAME_PARENT` may ask a runner for. */
 export const MAX_WORKERS = 256;
@@ -50,7 +50,7 @@ export interface ParentEnv {
  * ```ts
  * import { decodeParentEnv, encodeParentEnv } from "./parent_env.ts";
  * const text = encodeParentEnv({
- *   v: 1, host: "127.0.0.1", port: 4000, id: "r1", secret: "c2VjcmV0c2VjcmV0c2VjcmV0",
+ *   v: 2, host: "127.0.0.1", port: 4000, id: "r1", secret: "c2VjcmV0c2VjcmV0c2VjcmV0",
  *   connectTimeout: 30000, heartbeatInterval: 1000, heartbeatTimeout: 5000, idleTimeout: null,
  * });
  * console.assert(decodeParentEnv(text).port === 4000);

@@ -40,6 +40,7 @@ class RunningCall implements CallContext {
   /** Deadline (`Date.now()` ms) for the runner's own timeout; `Infinity`: none. */
   readonly deadline: number;
   readonly id: number;
+  readonly attempt: number;
   #controller: AbortController | undefined;
   #aborted = false;
   #reason: unknown;
@@ -49,10 +50,11 @@ class RunningCall implements CallContext {
   prevDue: Deadline | null | undefined = undefined;
   nextDue: Deadline | null | undefined = undefined;
 
-  constructor(id: number, runnerId: string, deadline: number) {
+  constructor(id: number, runnerId: string, deadline: number, attempt: number) {
     this.id = id;
     this.runnerId = runnerId;
     this.deadline = deadline;
+    this.attempt = attempt;
   }
 
   get signal(): AbortSignal {
@@ -153,6 +155,7 @@ export class Executor {
       call.id,
       this.#runnerId,
       call.timeout > 0 ? Date.now() + call.timeout : Infinity,
+      call.attempt ?? 1,
     );
     this.#running.set(call.id, running);
     if (call.timeout > 0 && !this.#disposed) this.#deadlines.add(running);

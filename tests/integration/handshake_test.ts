@@ -22,6 +22,7 @@ import {
   encodeId,
   FrameType,
 } from "../../src/protocol/messages.ts";
+import { PROTOCOL_VERSION } from "../../src/protocol/parent_env.ts";
 import { encodeBase64Url } from "../../src/util/base64url.ts";
 import type { Socket } from "../../src/transport.ts";
 import {
@@ -56,7 +57,10 @@ function frameBytes(type: number, payload: Uint8Array): Uint8Array {
 
 function helloBytes(id: string): Uint8Array {
   const nonce = encodeBase64Url(crypto.getRandomValues(new Uint8Array(32)));
-  return frameBytes(FrameType.Hello, encoder.encode(JSON.stringify({ v: 1, id, nonce })));
+  return frameBytes(
+    FrameType.Hello,
+    encoder.encode(JSON.stringify({ v: PROTOCOL_VERSION, id, nonce })),
+  );
 }
 
 /** Resolves with how long until the peer closed `conn` (reads and discards), or "timeout". */

@@ -88,12 +88,14 @@ Deno.test("frames over the slab limit own their buffer and decode typed arrays a
 Deno.test("call headers from the shared slab never alias one another", () => {
   const a = encodeCallHeader(1, 1000);
   const b = encodeCallHeader(0xfffffffe, 0);
-  assert.deepEqual([...a], [0, 0, 0, 1, 0, 0, 3, 232]);
-  assert.deepEqual([...b], [255, 255, 255, 254, 0, 0, 0, 0]);
+  // id, timeout, attempt (1 unless given).
+  assert.deepEqual([...a], [0, 0, 0, 1, 0, 0, 3, 232, 0, 0, 0, 1]);
+  assert.deepEqual([...b], [255, 255, 255, 254, 0, 0, 0, 0, 0, 0, 0, 1]);
+  assert.deepEqual([...encodeCallHeader(2, 0, 3)].slice(8), [0, 0, 0, 3]);
   assert.equal(a.length, CALL_HEADER_SIZE);
   // Infinity means no limit; a huge timeout is capped.
-  assert.deepEqual([...encodeCallHeader(3, Infinity)].slice(4), [0, 0, 0, 0]);
-  assert.deepEqual([...encodeCallHeader(3, 2 ** 40)].slice(4), [255, 255, 255, 255]);
+  assert.deepEqual([...encodeCallHeader(3, Infinity)].slice(4, 8), [0, 0, 0, 0]);
+  assert.deepEqual([...encodeCallHeader(3, 2 ** 40)].slice(4, 8), [255, 255, 255, 255]);
 });
 
 Deno.test("decodeCall() answers a repeated text from its cache and never confuses texts of one length", () => {
@@ -107,7 +109,14 @@ Deno.test("decodeCall() answers a repeated text from its cache and never confuse
     target: { kind: "fn", source: "() => 1" },
     args: [],
     timeout: 50,
+    attempt: 1,
   });
+  assert.equal(
+    decodeCall(
+      concat([encodeCallHeader(6, 0, 4), ...encodeCallBody({ kind: "fn", source: "() => 1" }, [])]),
+    ).attempt,
+    4,
+  );
   assert.deepEqual(again.target, { kind: "fn", source: "() => 1" });
   assert.deepEqual(again.args, [1, "é"]);
   assert.deepEqual(other.target, { kind: "fn", source: "() => 2" });
@@ -170,7 +179,7 @@ Deno.test("an argument-less call body is shared per target, frozen, and decodes 
   const other = encodeCallBody({ kind: "fn", source: "() => 43" }, []);
   assert.notEqual(other, a);
   const call = decodeCall(concat([encodeCallHeader(9, 0), ...a]));
-  assert.deepEqual(call, { id: 9, target, args: [], timeout: 0 });
+  assert.deepEqual(call, { id: 9, target, args: [], timeout: 0, attempt: 1 });
   // With arguments, a fresh body each time.
   assert.notEqual(encodeCallBody(target, [1]), encodeCallBody(target, [1]));
 });

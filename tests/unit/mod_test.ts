@@ -31,6 +31,7 @@ Deno.test("mod.ts exports exactly the public API", () => {
     "TimeoutError",
     "closeOnSignals",
     "consoleLogger",
+    "headroomPolicy",
   ]);
 });
 

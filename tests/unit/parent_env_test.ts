@@ -80,8 +80,8 @@ Deno.test("decodeParentEnv() rejects JSON that is not an object", () => {
 });
 
 Deno.test("decodeParentEnv() rejects another protocol version, naming it", () => {
-  rejects(withField({ v: 2 }), /version 2 is not supported \(this runner speaks 1\)/, "v 2");
-  rejects(withField({ v: "1" }), /version "1" is not supported/, "v string");
+  rejects(withField({ v: 1 }), /version 1 is not supported \(this runner speaks 2\)/, "v 1");
+  rejects(withField({ v: "2" }), /version "2" is not supported/, "v string");
   rejects(withField({ v: undefined }), /version undefined is not supported/, "v missing");
 });
 

@@ -27,6 +27,7 @@ import {
 } from "./parent_container.ts";
 import { removeLeftovers } from "./reap.ts";
 import { killRunnerContainer, stopRunnerContainer } from "./stop.ts";
+import { transientEngineError } from "./transient.ts";
 
 /** One id per parent process: every pool in it labels its runners with it. */
 const PARENT_INSTANCE_ID = randomHex(10);
@@ -262,6 +263,18 @@ export class DockerBackend implements Backend {
       running: this.#running,
       log: this.#log,
     });
+  }
+
+  /**
+   * Whether a failed boot is worth another try (the pool retries it, with
+   * backoff, within `bootTimeout`): the engine answered 5xx or 409 (a name
+   * race) without a permanent cause, or the connection was lost mid-call.
+   *
+   * @param error What {@linkcode DockerBackend.boot} rejected with.
+   * @returns `true` when a retry may succeed.
+   */
+  transient(error: unknown): boolean {
+    return transientEngineError(error);
   }
 
   /**
