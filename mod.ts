@@ -37,6 +37,7 @@ export type {
 export {
   AbortError,
   BootError,
+  CodeSyncError,
   PayloadTooLargeError,
   type PayloadTooLargeErrorOptions,
   PoolClosedError,

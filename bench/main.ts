@@ -32,6 +32,7 @@ import { ECHO_PEER_SOURCE } from "./_raw.ts";
 import { emit, emitSkip, type Reported, table } from "./_report.ts";
 import { runClientBench, runColdBench, runScaleBench } from "./docker_bench.ts";
 import { runMemoryBench } from "./memory_bench.ts";
+import { runCodeSyncBench } from "./code_sync_bench.ts";
 import { runScalingBench } from "./scaling_bench.ts";
 import { runWarmBench, type WarmSizes } from "./warm_bench.ts";
 import { runWorkerBench } from "./worker_bench.ts";
@@ -161,6 +162,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchRun> {
   await section(figures, "warm/process", () => runSteadyContrast(quick));
   await section(figures, "warm/process", () => runWorkerBench(quick ? 1000 : 6000));
   await section(figures, "memory/process", () => runMemoryBench(quick ? 2 : 8));
+  await section(figures, "code-sync/process", () => runCodeSyncBench(quick ? 2 : 7));
   await section(
     figures,
     "scaling/process",

@@ -398,3 +398,42 @@ export class PoolClosedError extends Error {
     this.name = "PoolClosedError";
   }
 }
+
+/**
+ * Code sync could not build or ship a module (`code: "sync"`): the module
+ * graph does not build (a syntax error, a missing import, a remote import
+ * that is not in the cache and cannot be fetched), the artifact is over
+ * `codeLimit`, or Deno is not found to build it. Raised before any boot;
+ * `specifier` names the module and `detail` carries the bundler's own words.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CodeSyncError } from "@flame/docker";
+ *
+ * const err = new CodeSyncError("Cannot build ./jobs.ts for code sync", {
+ *   specifier: "file:///app/jobs.ts",
+ *   detail: "error: The module's source code could not be parsed",
+ * });
+ * assert.equal(err.name, "CodeSyncError");
+ * ```
+ */
+export class CodeSyncError extends Error {
+  /** The module that could not be built. */
+  readonly specifier: string;
+  /** What the bundler said, or why the artifact was refused. */
+  readonly detail: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param message What failed and how to fix it.
+   * @param info The module and the bundler's output.
+   */
+  constructor(message: string, info: { specifier: string; detail: string }) {
+    super(info.detail === "" ? message : `${message}\n${info.detail}`);
+    this.name = "CodeSyncError";
+    this.specifier = info.specifier;
+    this.detail = info.detail;
+  }
+}

@@ -24,7 +24,7 @@ export type FlameEventName =
   | "flame.runner.boot.phase"
   /** A boot ended (`flame.ok`, `flame.duration_ms`, `error.message` on failure). */
   | "flame.runner.boot.end"
-  /** A runner left the pool (`flame.reason`: idle, single-use, exited, closed, resized). */
+  /** A runner left the pool (`flame.reason`: idle, single-use, exited, closed, resized, code-changed). */
   | "flame.runner.shrink"
   /** A call ended (`flame.ok`, `flame.duration_ms`, `flame.attempt`, `error.type` on failure). */
   | "flame.call.end"
@@ -37,6 +37,13 @@ export type FlameEventName =
   | "flame.image.pull.progress"
   /** Leftover runners of dead parents were removed (`flame.backend`, `flame.count`). */
   | "flame.runner.reap"
+  /**
+   * Code sync built a module's artifact (`flame.specifier`, `flame.hash`,
+   * `flame.bytes`, `flame.duration_ms`).
+   */
+  | "flame.code.build"
+  /** Code sync shipped an artifact to a runner (`flame.hash`, `flame.bytes`, `flame.duration_ms`). */
+  | "flame.code.ship"
   /**
    * A line a runner printed (`log.iostream`: stdout or stderr; `flame.line`), or
    * how many lines were dropped over the rate limit (`flame.dropped`, with a

@@ -6,12 +6,13 @@
  * @module
  */
 
-import { AbortError, RemoteError, TimeoutError } from "../errors.ts";
+import { AbortError, RemoteError, RunnerExitedError, TimeoutError } from "../errors.ts";
 import type { CallTarget } from "../protocol/messages.ts";
 import type { Deadline } from "../util/deadline_timer.ts";
 import { withResolvers } from "../util/promise.ts";
 import type { Runner } from "./placement.ts";
 import { retryDelay, type RetryPlan } from "./scaling.ts";
+import type { Artifact } from "./code_sync.ts";
 import type { Timer } from "../util/timer.ts";
 import type { Waiter } from "./queue.ts";
 import type { CallSink } from "./runner_link.ts";
@@ -30,6 +31,8 @@ export interface CallHost {
   retrying(call: PoolCall, error: unknown, delayMs: number): void;
   /** Places `call` again for its next attempt (a free slot, or the queue). */
   resend(call: PoolCall): void;
+  /** Code sync shipped `artifact` to `runner` in `ms`. */
+  codeShipped(runner: Runner, artifact: Artifact, ms: number): void;
 }
 
 /**
@@ -59,6 +62,8 @@ export class PoolCall implements CallSink, EventListenerObject {
   #settled = false;
   #retry: RetryPlan | undefined;
   #retryTimer: Timer | undefined;
+  /** Code artifacts the runner must hold before the call is sent (code sync). */
+  #code: readonly Artifact[] | undefined;
   /** Which attempt is under way (1 the first). */
   attempt = 1;
 
@@ -70,8 +75,10 @@ export class PoolCall implements CallSink, EventListenerObject {
     signal: AbortSignal | undefined,
     onPlaced: ((runnerId: string) => void) | undefined,
     retry?: RetryPlan,
+    code?: readonly Artifact[],
   ) {
     this.#retry = retry;
+    this.#code = code;
     this.promise = new Promise((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
@@ -88,6 +95,39 @@ export class PoolCall implements CallSink, EventListenerObject {
   /** Sends the call to `runner`, which has been taken for it. */
   send(runner: Runner, waited: boolean): void {
     this.runner = runner;
+    const code = this.#code;
+    if (code !== undefined) {
+      // Code sync: the artifacts go first, once per link (the call waits, holding its slot).
+      let shipping: Promise<void>[] | undefined;
+      for (const artifact of code) {
+        const p = runner.link.shipCode(
+          artifact.hash,
+          artifact.bytes,
+          (ms) => this.#host.codeShipped(runner, artifact, ms),
+        );
+        if (p !== undefined) (shipping ??= []).push(p);
+      }
+      if (shipping !== undefined) {
+        Promise.all(shipping).then(() => {
+          if (this.#settled) this.#host.release(runner);
+          else this.#sendNow(runner, true);
+        }, (err) => {
+          this.#host.release(runner);
+          this.#finish(
+            false,
+            new RunnerExitedError(
+              runner.id,
+              `its code could not be shipped: ${(err as Error).message}`,
+            ),
+          );
+        });
+        return;
+      }
+    }
+    this.#sendNow(runner, waited);
+  }
+
+  #sendNow(runner: Runner, waited: boolean): void {
     const remaining = this.deadline === Infinity
       ? 0
       : waited

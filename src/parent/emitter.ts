@@ -34,7 +34,13 @@ export interface GrowEndEvent {
 }
 
 /** Why a runner leaves the pool. */
-export type ShrinkReason = "idle" | "single-use" | "exited" | "closed" | "resized";
+export type ShrinkReason =
+  | "idle"
+  | "single-use"
+  | "exited"
+  | "closed"
+  | "resized"
+  | "code-changed";
 
 /** Details passed to `onShrink`. */
 export interface ShrinkEvent {
@@ -191,6 +197,20 @@ function logLine(
         `${pool}: call attempt ${a["flame.attempt"]} failed (${a["error.type"]}: ${
           a["error.message"]
         }); retrying in ${a["flame.backoff_ms"]} ms`,
+      ];
+    case "flame.code.build":
+      return [
+        "info",
+        `${pool}: built ${a["flame.specifier"]} for code sync: ${a["flame.bytes"]} bytes, sha256:${
+          String(a["flame.hash"]).slice(0, 12)
+        }, in ${a["flame.duration_ms"]} ms`,
+      ];
+    case "flame.code.ship":
+      return [
+        "debug",
+        `${pool}: shipped sha256:${String(a["flame.hash"]).slice(0, 12)} (${
+          a["flame.bytes"]
+        } bytes) to runner ${runnerId} in ${a["flame.duration_ms"]} ms`,
       ];
     case "flame.runner.reap":
       return ["info", `${pool}: removed ${a["flame.count"]} runner(s) left by dead parents`];

@@ -194,7 +194,8 @@ export class RunnerLifecycle {
       const live = placement.runners.filter((r) => !r.stopping).sort((a, b) => a.busy - b.busy);
       for (const runner of live) {
         if (excess <= 0) break;
-        this.stopRunner(runner, "resized");
+        if (runner.retiring !== undefined) continue;
+        this.retire(runner, "resized");
         excess--;
       }
     }
@@ -458,6 +459,7 @@ export class RunnerLifecycle {
         idleTimer: undefined,
         idleTimerAt: Infinity,
         stopping: false,
+        retiring: undefined,
       };
     } catch (err) {
       expectation.cancel();
@@ -536,6 +538,16 @@ export class RunnerLifecycle {
   }
 
   /** Takes `runner` out of service: shuts its link down (letting calls finish), then stops it. */
+  /**
+   * Stops `runner` now if idle, else once its calls are done (it takes no
+   * new call meanwhile: the pool's `release` stops it).
+   */
+  retire(runner: Runner, reason: "resized" | "code-changed"): void {
+    if (runner.stopping) return;
+    if (runner.busy === 0) this.stopRunner(runner, reason);
+    else runner.retiring = reason;
+  }
+
   stopRunner(runner: Runner, reason: ShrinkReason): void {
     if (runner.stopping) return;
     runner.stopping = true;

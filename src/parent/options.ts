@@ -94,6 +94,25 @@ export interface PoolOptions {
    */
   retry?: RetryOptions;
   /**
+   * Where runners get the code of `pool.module()` specifiers (and of a
+   * shipped function's `import("./relative.ts")`): `"image"`, the runner
+   * imports the same specifier (the same files at the same paths: bake them
+   * into the image); `"sync"`, the parent builds each module with its
+   * dependencies into one artifact (`deno bundle`) and ships it to each
+   * runner over the authenticated link, so a stock runner image serves any
+   * app. Changed files are rebuilt; runners holding old code finish their
+   * calls and are replaced when idle.
+   *
+   * @default {"image"}
+   */
+  code?: "image" | "sync";
+  /**
+   * The largest artifact code sync ships, in bytes.
+   *
+   * @default {67108864}
+   */
+  codeLimit?: number;
+  /**
    * Milliseconds `close()` lets in-flight calls finish.
    *
    * @default {30000}
@@ -170,11 +189,17 @@ export interface PoolConfig {
   readonly scaling: ScalingPolicy | undefined;
   /** The pool's retry plan; `undefined`: no retries. */
   readonly retry: RetryPlan | undefined;
+  /** Where runners get module code. */
+  readonly code: "image" | "sync";
+  /** The largest artifact code sync ships, in bytes. */
+  readonly codeLimit: number;
 }
 
 /** The defaults, in one table (`max` has none: it is required). */
 export const DEFAULTS: Omit<PoolConfig, "max" | "scaling" | "retry"> = Object.freeze({
   name: "flame",
+  code: "image",
+  codeLimit: 64 << 20,
   min: 0,
   maxConcurrency: 100,
   timeout: 30_000,
@@ -302,6 +327,13 @@ export function resolvePoolOptions(options: PoolOptions): PoolConfig {
   }
   const scaling = resolveScaling(options);
   const retry = resolveRetry('Pool option "retry"', options.retry);
+  const code = options.code ?? DEFAULTS.code;
+  if (code !== "image" && code !== "sync") {
+    throw new TypeError(
+      `Invalid Pool option "code": ${JSON.stringify(code)} must be "image" or "sync"`,
+    );
+  }
+  const codeLimit = checkInteger("codeLimit", options.codeLimit ?? DEFAULTS.codeLimit, 1);
   for (
     const hook of ["onGrowStart", "onGrowEnd", "onShrink", "onCastError", "onEvent"] as const
   ) {
@@ -330,6 +362,8 @@ export function resolvePoolOptions(options: PoolOptions): PoolConfig {
     heartbeatTimeout,
     scaling,
     retry,
+    code,
+    codeLimit,
   };
 }
 

@@ -23,6 +23,8 @@ export interface Runner {
   /** When `idleTimer` fires (`Date.now()` ms). */
   idleTimerAt: number;
   stopping: boolean;
+  /** Takes no new call and stops once idle (its code changed, or `max` was lowered), and why. */
+  retiring: "resized" | "code-changed" | undefined;
 }
 
 /** The pool's runners and their slots. */
@@ -55,7 +57,7 @@ export class Placement {
     const runners = this.runners;
     for (let i = 0; i < runners.length; i++) {
       const r = runners[i]!;
-      if (r.stopping || r.link.isClosed) continue;
+      if (r.stopping || r.retiring !== undefined || r.link.isClosed) continue;
       if (this.#singleUse ? r.served > 0 : r.busy >= this.#maxConcurrency) continue;
       if (best === undefined || r.busy < best.busy) best = r;
     }

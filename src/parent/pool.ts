@@ -16,6 +16,7 @@ import {
   byteLength,
   CALL_HEADER_SIZE,
   type CallTarget,
+  CODE_SCHEME,
   encodeCallBody,
   LINK_MAX_PAYLOAD,
 } from "../protocol/messages.ts";
@@ -33,6 +34,7 @@ import {
   resolveResize,
 } from "./options.ts";
 import { resolveRetry, type RetryPlan } from "./scaling.ts";
+import { type Artifact, callerFile, CodeBuilder } from "./code_sync.ts";
 import { Placement, type Runner } from "./placement.ts";
 import { WaiterQueue } from "./queue.ts";
 import {
@@ -204,7 +206,17 @@ export class Pool implements AsyncDisposable {
     ended: (call, ok, value) => this.#callEnded(call, ok, value),
     retrying: (call, error, delayMs) => this.#callRetrying(call, error, delayMs),
     resend: (call) => this.#resend(call),
+    codeShipped: (runner, artifact, ms) =>
+      this.#emitter.emit("flame.code.ship", {
+        "flame.hash": artifact.hash,
+        "flame.bytes": artifact.bytes.length,
+        "flame.duration_ms": ms,
+      }, runner.id),
   };
+  /** Code sync's builder (`code: "sync"`). */
+  #code: CodeBuilder | undefined;
+  /** The last artifact hash of each synced module. */
+  #codeHashes = new Map<string, string>();
   /** Calls waiting between two attempts (failed at once when the pool closes). */
   #retrying = new Set<PoolCall>();
 
@@ -260,7 +272,59 @@ export class Pool implements AsyncDisposable {
       // already ended) must not keep the process alive either.
       idle: () => this.#deadlines.dispose(),
     });
+    if (config.code === "sync") {
+      this.#code = new CodeBuilder(config.codeLimit, (a) => this.#codeBuilt(a));
+    }
     this.#lifecycle.bootToMin();
+  }
+
+  /** A module was built (an event). */
+  #codeBuilt(artifact: Artifact): void {
+    this.#emitter.emit("flame.code.build", {
+      "flame.specifier": artifact.specifier,
+      "flame.hash": artifact.hash,
+      "flame.bytes": artifact.bytes.length,
+      "flame.duration_ms": artifact.buildMs,
+    });
+  }
+
+  /** An artifact a call uses: a new one for its module retires the runners holding the old code. */
+  #codeUsed(artifact: Artifact): void {
+    const old = this.#codeHashes.get(artifact.specifier);
+    this.#codeHashes.set(artifact.specifier, artifact.hash);
+    if (old === undefined || old === artifact.hash) return;
+    for (const runner of this.#placement.runners) {
+      if (!runner.stopping && runner.link.holdsCode(old)) {
+        this.#lifecycle.retire(runner, "code-changed");
+      }
+    }
+  }
+
+  /** A call under code sync: its artifacts are built (or taken from the cache) first. */
+  async #runSynced(
+    target: CallTarget,
+    args: unknown[],
+    options: CallOptions,
+    base: string | undefined,
+  ): Promise<unknown> {
+    const code = this.#code!;
+    let artifacts: Artifact[];
+    try {
+      if (target.kind === "module") {
+        const artifact = await code.current(target.specifier);
+        this.#codeUsed(artifact);
+        artifacts = [artifact];
+        target = { kind: "module", specifier: `${CODE_SCHEME}${artifact.hash}`, name: target.name };
+      } else {
+        const rewritten = await code.rewriteImports(target.source, base);
+        artifacts = rewritten.artifacts;
+        for (const a of artifacts) this.#codeUsed(a);
+        target = { kind: "fn", source: rewritten.source };
+      }
+    } catch (err) {
+      return await this.#refuse(target, err);
+    }
+    return await this.#run(target, args, options, undefined, artifacts);
   }
 
   /**
@@ -335,7 +399,9 @@ export class Pool implements AsyncDisposable {
     } catch (err) {
       return this.#refuse(undefined, err) as CallResult<R>;
     }
-    const promise = this.#run(target, args ?? NO_ARGS, options ?? NO_OPTIONS);
+    const promise = this.#code !== undefined && target.source.includes("import(")
+      ? this.#runSynced(target, args ?? NO_ARGS, options ?? NO_OPTIONS, callerFile())
+      : this.#run(target, args ?? NO_ARGS, options ?? NO_OPTIONS);
     if (
       (fn as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag] === "AsyncGeneratorFunction"
     ) {
@@ -486,7 +552,10 @@ export class Pool implements AsyncDisposable {
     return remoteModule<M>(
       specifier,
       options,
-      (target, args, opts) => this.#run(target, args, opts),
+      (target, args, opts) =>
+        this.#code === undefined
+          ? this.#run(target, args, opts)
+          : this.#runSynced(target, args, opts, undefined),
     );
   }
 
@@ -633,6 +702,7 @@ export class Pool implements AsyncDisposable {
     args: unknown[],
     options: CallOptions,
     onPlaced?: (runnerId: string) => void,
+    code?: readonly Artifact[],
   ): Promise<unknown> {
     if (this.#closing) return this.#refuse(target, new PoolClosedError(this.name));
     if (!Array.isArray(args)) {
@@ -673,7 +743,16 @@ export class Pool implements AsyncDisposable {
       }
     }
     if (this.#pending++ === 0) this.#lifecycle.updateHold();
-    const call = new PoolCall(this.#callHost, target, body, timeout, signal, onPlaced, retry);
+    const call = new PoolCall(
+      this.#callHost,
+      target,
+      body,
+      timeout,
+      signal,
+      onPlaced,
+      retry,
+      code !== undefined && code.length > 0 ? code : undefined,
+    );
     signal?.addEventListener("abort", call, { once: true });
     if (call.deadline !== Infinity) this.#deadlines.add(call);
     const placed = this.#tryPlace();
@@ -762,7 +841,9 @@ export class Pool implements AsyncDisposable {
   #release(runner: Runner): void {
     const idle = this.#placement.release(runner);
     if (this.#placement.busy === 0) this.#drained?.resolve();
-    if (idle) {
+    if (runner.retiring !== undefined && runner.busy === 0) {
+      this.#lifecycle.stopRunner(runner, runner.retiring);
+    } else if (idle) {
       if (this.#config.singleUse) this.#lifecycle.stopRunner(runner, "single-use");
       else this.#lifecycle.scheduleIdle(runner);
     }

@@ -27,6 +27,10 @@ import type { Logger } from "../util/logger.ts";
 import { IntMap } from "../util/int_map.ts";
 import { type Resolvers, withResolvers } from "../util/promise.ts";
 
+const encoder = new TextEncoder();
+/** Bytes per `CodeChunk` frame. */
+export const CODE_CHUNK_BYTES = 256 * 1024;
+
 /**
  * Milliseconds a link whose connection dropped waits for the backend's word
  * on the runner's exit before its calls fail with "connection closed".
@@ -73,6 +77,9 @@ export class RunnerLink {
   #exited: Promise<string> | undefined;
   /** The connection ended; the link closes once the exit is reported (or not, in time). */
   #connectionLost = false;
+  /** Code artifacts shipped (`true`) or on their way, by hash. */
+  #code = new Map<string, true | Promise<void>>();
+  #codeChain: Promise<void> = Promise.resolve();
 
   /**
    * @param id The runner id.
@@ -162,6 +169,52 @@ export class RunnerLink {
     p.sink.settle(false, reason);
     p.stream?.fail(reason);
     this.#finish(p);
+  }
+
+  /**
+   * Ships a code artifact once per link (code sync): `CodeBegin`, chunks of
+   * {@linkcode CODE_CHUNK_BYTES} each written before the next is queued
+   * (back-pressure: never more than one chunk buffered), `CodeEnd`. Frames
+   * of other calls interleave. Artifacts go one at a time, in order.
+   *
+   * @param hash The artifact's SHA-256, hex.
+   * @param bytes The artifact.
+   * @param onShipped Told how long the shipping took (when this call starts it).
+   * @returns `undefined` when it was shipped already, else when it is written.
+   */
+  shipCode(
+    hash: string,
+    bytes: Uint8Array,
+    onShipped?: (ms: number) => void,
+  ): Promise<void> | undefined {
+    const known = this.#code.get(hash);
+    if (known === true) return undefined;
+    if (known !== undefined) return known;
+    const conn = this.#conn;
+    const shipping = this.#codeChain.then(async () => {
+      const started = Date.now();
+      if (this.isClosed) throw new Error(`the link closed: ${this.#closeReason}`);
+      conn.send(FrameType.CodeBegin, [
+        encoder.encode(JSON.stringify({ hash, size: bytes.length })),
+      ]);
+      for (let at = 0; at < bytes.length; at += CODE_CHUNK_BYTES) {
+        conn.send(FrameType.CodeChunk, [bytes.subarray(at, at + CODE_CHUNK_BYTES)]);
+        await conn.flushed();
+        if (this.isClosed) throw new Error(`the link closed: ${this.#closeReason}`);
+      }
+      conn.send(FrameType.CodeEnd);
+      this.#code.set(hash, true);
+      onShipped?.(Date.now() - started);
+    });
+    this.#codeChain = shipping.catch(() => {});
+    this.#code.set(hash, shipping);
+    shipping.catch(() => this.#code.delete(hash));
+    return shipping;
+  }
+
+  /** Whether the artifact `hash` was shipped (or is on its way) on this link. */
+  holdsCode(hash: string): boolean {
+    return this.#code.has(hash);
   }
 
   /**

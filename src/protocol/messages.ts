@@ -37,7 +37,16 @@ export const FrameType = {
   Pong: 21,
   /** parent → runner: finish or cancel in-flight work within `graceMs`, then exit. */
   Shutdown: 22,
+  /** parent → runner: a code artifact follows, `{ hash, size }` as JSON (code sync). */
+  CodeBegin: 30,
+  /** parent → runner: the next bytes of the artifact begun. */
+  CodeChunk: 31,
+  /** parent → runner: the artifact is complete: verify and store it. */
+  CodeEnd: 32,
 } as const;
+
+/** The scheme of code-sync artifact specifiers (`flame-code:<sha256 hex>`) in call targets. */
+export const CODE_SCHEME = "flame-code:";
 
 /** What a call runs: shipped function source, or a module export. */
 export type CallTarget =

@@ -25,6 +25,7 @@ import {
 } from "../protocol/messages.ts";
 import { encodeValue } from "../protocol/codec.ts";
 import type { CallContext } from "../protocol/call_context.ts";
+import { codeDirFor, resolveCodeImports, resolveCodeSpecifier } from "./code_store.ts";
 
 const FN_CACHE_LIMIT = 512;
 
@@ -299,7 +300,7 @@ export class Executor {
   #compiled(source: string): AnyFn {
     let fn = this.#fnCache.get(source);
     if (fn === undefined) {
-      fn = compileFunction(source);
+      fn = compileFunction(resolveCodeImports(codeDirFor(this.#runnerId), source));
       if (this.#fnCache.size >= FN_CACHE_LIMIT) {
         this.#fnCache.delete(this.#fnCache.keys().next().value!);
       }
@@ -309,7 +310,9 @@ export class Executor {
   }
 
   async #importExport(target: Extract<CallTarget, { kind: "module" }>): Promise<AnyFn> {
-    const mod = await import(target.specifier) as Record<string, unknown>;
+    const mod = await import(
+      resolveCodeSpecifier(codeDirFor(this.#runnerId), target.specifier)
+    ) as Record<string, unknown>;
     const fn = mod[target.name];
     if (typeof fn !== "function") {
       throw new TypeError(

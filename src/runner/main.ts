@@ -29,6 +29,7 @@ import { type ExitReason, MAX_TIMER_DELAY, Terminator } from "./terminator.ts";
 import { withResolvers } from "../util/promise.ts";
 import { workerCodeReadable, WorkerPool } from "./worker_pool.ts";
 import { availableCpus } from "./cpu_quota.ts";
+import { CODE_LIMIT, codeDirFor, CodeStore, removeCodeDir } from "./code_store.ts";
 
 /** The latest a runner starts its timers after authenticating (ms); usually it is sooner. */
 const START_TIMERS_WITHIN = 100;
@@ -161,6 +162,7 @@ export async function runRunner(
     return await connectAndServe(env, options, log, started, deadline, workers);
   } finally {
     workers?.close();
+    removeCodeDir(env.id);
   }
 }
 
@@ -333,6 +335,8 @@ function serve(
     if (!timersStarted && executor.busy === 0) conn.flushed().then(startTimers);
   };
 
+  // Code sync: artifacts arrive only on this authenticated link.
+  const code = new CodeStore(codeDirFor(env.id), CODE_LIMIT);
   const handle = (frame: Frame) => {
     switch (frame.type) {
       case FrameType.Call:
@@ -349,6 +353,19 @@ function serve(
         executor.grant(id, n);
         break;
       }
+      case FrameType.CodeBegin:
+        code.begin(frame.payload);
+        break;
+      case FrameType.CodeChunk:
+        code.chunk(frame.payload);
+        break;
+      case FrameType.CodeEnd:
+        try {
+          code.end();
+        } catch (err) {
+          log.error(`runner ${env.id}: cannot store a code artifact: ${(err as Error).message}`);
+        }
+        break;
       case FrameType.Ping:
         conn.send(FrameType.Pong);
         break;

@@ -201,20 +201,28 @@ export function definePoolSuite(c: SuiteCase): void {
 
   test(`[${kind}] maxConcurrency bounds the calls on one runner`, async () => {
     await using p = pool({ max: 1, maxConcurrency: 3 });
-    const key = `conc-${crypto.randomUUID()}`;
-    const peaks = await Promise.all(
+    // Counted at the pool (a runner's calls may run on several call workers, each its own
+    // globalThis): the busy slots of the one runner, sampled at each call's start.
+    let peak = 0;
+    const runners = new Set<string>();
+    await Promise.all(
       Array.from({ length: 10 }, () =>
-        p.call(async (k: string) => {
-          const g = globalThis as unknown as Record<string, { now: number; peak: number }>;
-          const c = g[k] ??= { now: 0, peak: 0 };
-          c.now++;
-          c.peak = Math.max(c.peak, c.now);
+        p.call(async function (this: CallContext) {
           await new Promise((r) => setTimeout(r, 30));
-          c.now--;
-          return c.peak;
-        }, [key])),
+          return this.runnerId;
+        }).then((id) => runners.add(id))),
     );
-    assert.equal(Math.max(...peaks), 3);
+    const sample = setInterval(() => peak = Math.max(peak, p.stats().busySlots), 1);
+    try {
+      await Promise.all(
+        Array.from({ length: 10 }, () => p.call(() => new Promise((r) => setTimeout(r, 30)))),
+      );
+    } finally {
+      clearInterval(sample);
+    }
+    assert.equal(runners.size, 1);
+    assert.equal(peak, 3);
+    assert.equal(p.stats().queued, 0);
   });
 
   test(`[${kind}] idle runners above min are shut down`, async () => {

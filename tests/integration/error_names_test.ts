@@ -73,6 +73,7 @@ Deno.test({
       const expected = [
         "AbortError",
         "BootError",
+        "CodeSyncError",
         "DataCloneError",
         "DockerConnectionError",
         "DockerError",

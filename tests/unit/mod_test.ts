@@ -11,6 +11,7 @@ Deno.test("mod.ts exports exactly the public API", () => {
   assert.deepEqual(Object.keys(mod).sort(), [
     "AbortError",
     "BootError",
+    "CodeSyncError",
     "DEFAULT_RUNNER_ENV",
     "DataCloneError",
     "DockerBackend",
