@@ -48,8 +48,11 @@ async function oomScenario(network: string, name: string): Promise<void> {
     // No swap either (an engine without swap accounting takes MemorySwap equal to Memory).
     hostConfig: { Memory: 64 * MiB, MemorySwap: 64 * MiB },
   });
-  await using pool = new Pool({ backend, name, max: 2, maxConcurrency: 1 });
-  // Both runners up first, so each call has its own.
+  // Both runners up and idle first, so each call has its own (a runner that
+  // freed its slot before the other connected would otherwise take both).
+  await using pool = new Pool({ backend, name, min: 2, max: 2, maxConcurrency: 1 });
+  const up = await waitForAsync(() => Promise.resolve(pool.stats().runners === 2), 60_000);
+  assert.ok(up, `both runners did not connect: ${JSON.stringify(pool.stats())}`);
   const ids = await Promise.all([1, 2].map(() =>
     pool.call(async function (this: CallContext) {
       await new Promise((r) => setTimeout(r, 300));
