@@ -32,7 +32,7 @@ import { ECHO_PEER_SOURCE } from "./_raw.ts";
 import { emit, emitSkip, type Reported, table } from "./_report.ts";
 import { runClientBench, runColdBench, runScaleBench } from "./docker_bench.ts";
 import { runMemoryBench } from "./memory_bench.ts";
-import { runCodeSyncBench } from "./code_sync_bench.ts";
+import { runCodeSyncBench, runDockerCodeSyncBench } from "./code_sync_bench.ts";
 import { runScalingBench } from "./scaling_bench.ts";
 import { runWarmBench, type WarmSizes } from "./warm_bench.ts";
 import { runWorkerBench } from "./worker_bench.ts";
@@ -209,6 +209,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchRun> {
       await section(figures, "docker/cold", () => runColdBench(ctx));
       await section(figures, "docker/client", () => runClientBench(ctx));
       await section(figures, "docker/scale", () => runScaleBench(ctx));
+      await section(figures, "code-sync/docker", () => runDockerCodeSyncBench(ctx, quick ? 2 : 7));
       await section(
         figures,
         "scaling/docker",

@@ -11,6 +11,7 @@
 
 import { type Socket, socketErrorKind } from "../transport.ts";
 import { copyBytes } from "../util/bytes.ts";
+import { type Resolvers, withResolvers } from "../util/promise.ts";
 import { type Frame, FRAME_HEADER_SIZE, FrameDecoder, writeFrameHeader } from "./frame.ts";
 
 const READ_SIZE = 64 * 1024;
@@ -64,7 +65,7 @@ export class FrameConnection {
   /** Bytes of the current part already written. */
   #partWritten = 0;
   /** Resolved when writing stops; made only when `flushed()` waits. */
-  #idle: PromiseWithResolvers<void> | undefined;
+  #idle: Resolvers<void> | undefined;
   #closed = false;
   #writeError: unknown;
 
@@ -257,7 +258,7 @@ export class FrameConnection {
   /** Resolves when every queued frame has been handed to the socket (or writing failed). */
   async flushed(): Promise<void> {
     while ((this.#writing || this.#flushQueued) && !this.#closed) {
-      this.#idle ??= Promise.withResolvers();
+      this.#idle ??= withResolvers();
       await this.#idle.promise;
     }
   }

@@ -13,7 +13,6 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
 import { CODE_SCHEME } from "../protocol/messages.ts";
 
 const HASH = /^[0-9a-f]{64}$/;
@@ -67,12 +66,12 @@ export function resolveCodeSpecifier(dir: string, specifier: string): string {
   }
 }
 
-/** An artifact on its way in. */
+/** An artifact on its way in: written as its chunks arrive, hashed at its end. */
 interface Incoming {
   hash: string;
   size: number;
-  chunks: Uint8Array[];
   received: number;
+  file?: Deno.FsFile;
   refused?: string;
 }
 
@@ -94,6 +93,7 @@ export class CodeStore {
 
   /** `CodeBegin`: `{ hash, size }` as JSON. */
   begin(payload: Uint8Array): void {
+    this.#drop(this.#incoming);
     let hash = "";
     let size = -1;
     try {
@@ -103,7 +103,7 @@ export class CodeStore {
     } catch {
       // Malformed: refused below.
     }
-    const incoming: Incoming = { hash, size, chunks: [], received: 0 };
+    const incoming: Incoming = { hash, size, received: 0 };
     if (!HASH.test(hash)) incoming.refused = "malformed artifact announcement";
     else if (!(size >= 0 && Number.isSafeInteger(size))) incoming.refused = "malformed size";
     else if (size > this.#limit) {
@@ -112,56 +112,85 @@ export class CodeStore {
     this.#incoming = incoming;
   }
 
-  /** `CodeChunk`: the next bytes of the artifact begun. */
+  /**
+   * `CodeChunk`: the next bytes of the artifact begun, written under a
+   * temporary name at once (the frame's buffer is not kept).
+   */
   chunk(payload: Uint8Array): void {
     const incoming = this.#incoming;
     if (incoming === undefined || incoming.refused !== undefined) return;
     incoming.received += payload.length;
     if (incoming.received > incoming.size) {
       incoming.refused = `more than the ${incoming.size} bytes announced`;
-      incoming.chunks = [];
+      this.#drop(incoming);
       return;
     }
-    // The frame's buffer may be reused by the reader: keep a copy.
-    incoming.chunks.push(payload.slice());
+    if (incoming.file === undefined) {
+      this.#mkdir();
+      incoming.file = Deno.openSync(this.#partial(incoming), {
+        write: true,
+        create: true,
+        truncate: true,
+      });
+    }
+    for (let at = 0; at < payload.length;) at += incoming.file.writeSync(payload.subarray(at));
   }
 
-  /** `CodeEnd`: verifies the artifact, then stores it (or its refusal). */
-  end(): void {
+  /**
+   * `CodeEnd`: verifies the artifact (Web Crypto's SHA-256 of what was
+   * written), then makes it importable, or stores its refusal. Frames after
+   * it must wait for this (the runner holds them).
+   */
+  async end(): Promise<void> {
     const incoming = this.#incoming;
     this.#incoming = undefined;
-    if (incoming === undefined || !HASH.test(incoming.hash)) return;
+    if (incoming === undefined || !HASH.test(incoming.hash)) return this.#drop(incoming);
     let why = incoming.refused;
     if (why === undefined && incoming.received !== incoming.size) {
       why = `${incoming.received} bytes arrived, ${incoming.size} were announced`;
     }
-    const digest = createHash("sha256");
+    this.#mkdir();
+    const partial = this.#partial(incoming);
     if (why === undefined) {
-      for (const c of incoming.chunks) digest.update(c);
-      const got = digest.digest("hex");
+      if (incoming.file === undefined) Deno.writeFileSync(partial, new Uint8Array()); // no chunk came
+      else incoming.file.close();
+      delete incoming.file;
+      const got = hex(await crypto.subtle.digest("SHA-256", await Deno.readFile(partial)));
       if (got !== incoming.hash) why = `its bytes hash to sha256:${got}, not the sha256 announced`;
     }
-    this.#mkdir();
     const base = `${this.dir}/${incoming.hash}`;
     if (why !== undefined) {
+      this.#drop(incoming);
+      try {
+        Deno.removeSync(partial);
+      } catch {
+        // None.
+      }
       Deno.writeTextFileSync(`${base}.refused`, why);
       return;
     }
-    // Written under a temporary name, then renamed: a module is never seen half written.
-    const tmp = `${base}.partial`;
-    const file = Deno.openSync(tmp, { write: true, create: true, truncate: true });
-    try {
-      for (const c of incoming.chunks) {
-        for (let at = 0; at < c.length;) at += file.writeSync(c.subarray(at));
-      }
-    } finally {
-      file.close();
-    }
-    Deno.renameSync(tmp, `${base}.mjs`);
+    // Renamed only once verified: a module is never seen half written or unverified.
+    Deno.renameSync(partial, `${base}.mjs`);
     try {
       Deno.removeSync(`${base}.refused`);
     } catch {
       // None.
+    }
+  }
+
+  #partial(incoming: Incoming): string {
+    return `${this.dir}/${incoming.hash}.partial`;
+  }
+
+  /** Closes and removes an artifact's partial file, if it has one. */
+  #drop(incoming: Incoming | undefined): void {
+    if (incoming?.file === undefined) return;
+    incoming.file.close();
+    delete incoming.file;
+    try {
+      Deno.removeSync(this.#partial(incoming));
+    } catch {
+      // Gone already.
     }
   }
 
@@ -170,6 +199,12 @@ export class CodeStore {
     Deno.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     this.#made = true;
   }
+}
+
+function hex(digest: ArrayBuffer): string {
+  let out = "";
+  for (const b of new Uint8Array(digest)) out += b.toString(16).padStart(2, "0");
+  return out;
 }
 
 /** Removes a runner's artifact directory (it is exiting), if there is one. */

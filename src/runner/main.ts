@@ -337,7 +337,33 @@ function serve(
 
   // Code sync: artifacts arrive only on this authenticated link.
   const code = new CodeStore(codeDirFor(env.id), CODE_LIMIT);
+  // Frames after a `CodeEnd` wait, in order, until its artifact is verified
+  // and stored (a call naming it must find it).
+  let storing = false;
+  let held: Frame[] = [];
   const handle = (frame: Frame) => {
+    if (storing) {
+      held.push({ type: frame.type, payload: frame.payload.slice(), shared: false });
+    } else if (frame.type === FrameType.CodeEnd) {
+      storing = true;
+      code.end().catch((err) => {
+        log.error(`runner ${env.id}: cannot store a code artifact: ${(err as Error).message}`);
+      }).then(() => {
+        const frames = held;
+        held = [];
+        storing = false;
+        try {
+          // A later CodeEnd among them holds the rest again.
+          for (const f of frames) handle(f);
+        } catch (err) {
+          log.error(`runner ${env.id}: a frame failed: ${(err as Error).message}`);
+        }
+      });
+    } else {
+      dispatch(frame);
+    }
+  };
+  const dispatch = (frame: Frame) => {
     switch (frame.type) {
       case FrameType.Call:
         if (!shuttingDown) executor.start(frame.payload, frame.shared);
@@ -358,13 +384,6 @@ function serve(
         break;
       case FrameType.CodeChunk:
         code.chunk(frame.payload);
-        break;
-      case FrameType.CodeEnd:
-        try {
-          code.end();
-        } catch (err) {
-          log.error(`runner ${env.id}: cannot store a code artifact: ${(err as Error).message}`);
-        }
         break;
       case FrameType.Ping:
         conn.send(FrameType.Pong);

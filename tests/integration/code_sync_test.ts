@@ -117,7 +117,8 @@ Deno.test("[process] changed code: new runners run it; a runner with the old cod
     );
     assert.equal(await mod.version(), "v1");
     const old = mod.slow(1500).then((v) => v);
-    await sleep(200);
+    // On its runner (past its code check) before the file changes.
+    for (let i = 0; i < 500 && pool.stats().busySlots === 0; i++) await sleep(10);
     await Deno.writeTextFile(
       `${dir}/v.ts`,
       `export const version = () => "v2 (changed)";\n` + SLOW,

@@ -69,7 +69,7 @@ Deno.test({
       );
       assert.ok(out.success, text);
       assert.match(text, /(ℹ|#) fail 0/);
-      if (useDocker) assert.match(text, /(ℹ|#) pass 3/);
+      assert.match(text, useDocker ? /(ℹ|#) pass 4/ : /(ℹ|#) pass 2/);
     } finally {
       await Deno.remove(bundle).catch(() => {});
       await Deno.remove(dockerBundle).catch(() => {});

@@ -43,6 +43,35 @@ test("a Pool on ProcessBackend runs calls, errors and streams from Node", async 
   assert.equal(pool.stats().runners, 0);
 });
 
+test("code sync from a Node parent: the deno dependency bundles, the runner imports the shipped copy", async () => {
+  const { mkdtemp, writeFile, rm } = await import("node:fs/promises");
+  const { tmpdir } = await import("node:os");
+  const dir = await mkdtemp(`${tmpdir()}/flame-node-sync-`);
+  await writeFile(`${dir}/helper.ts`, "export const twice = (n: number): number => n * 2;\n");
+  await writeFile(
+    `${dir}/jobs.ts`,
+    'import { twice } from "./helper.ts";\nexport const where = (n: number): [number, string] => [twice(n), import.meta.url];\n',
+  );
+  const pool = new lib.Pool({
+    name: "node-sync",
+    backend: new lib.ProcessBackend({ runner: process.env.FLAME_RUNNER }),
+    max: 1,
+    code: "sync",
+  });
+  try {
+    const [n, url] = await pool.module(`file://${dir}/jobs.ts`).where(21);
+    assert.equal(n, 42);
+    assert.match(url, /\/flame-code-[^/]+\/[0-9a-f]{64}\.mjs$/, "imported from the runner's copy");
+    await assert.rejects(
+      pool.module(`file://${dir}/missing.ts`).where(1),
+      (e) => e instanceof lib.CodeSyncError,
+    );
+  } finally {
+    await pool.close();
+    await rm(dir, { recursive: true });
+  }
+});
+
 test("DockerClient talks to the engine from Node", { skip: !network }, async () => {
   const client = new dockerLib.DockerClient();
   try {
