@@ -45,8 +45,10 @@ import type {
   ContainerWaitOptions,
   ContainerWaitResult,
   DockerCallOptions,
+  DockerEvent,
   DockerPing,
   DockerVersion,
+  EventsOptions,
   ImageInspect,
   ImagePullOptions,
   ImagePullProgress,
@@ -487,6 +489,45 @@ export class DockerClient implements AsyncDisposable {
   async info(options: DockerCallOptions = {}): Promise<SystemInfo> {
     const response = await this.#request("GET", "/info", "read the Docker engine's info", options);
     return await response.json<SystemInfo>();
+  }
+
+  /**
+   * Past engine events in a time window (`GET /events` with `since` and
+   * `until`: the engine answers with what it recorded and ends the answer),
+   * such as the `die` of a container already removed.
+   *
+   * @param options The window, filters, signal and timeout.
+   * @returns The events, oldest first.
+   *
+   * @example
+   * ```ts
+   * import { DockerClient } from "@flame/docker/docker";
+   *
+   * // Needs a running engine.
+   * export async function exitCode(docker: DockerClient, id: string, since: number) {
+   *   const died = await docker.events({ since, filters: { container: [id], event: ["die"] } });
+   *   return died.at(-1)?.Actor.Attributes?.exitCode;
+   * }
+   * ```
+   */
+  async events(options: EventsOptions): Promise<DockerEvent[]> {
+    const until = options.until ?? Date.now() / 1000;
+    let query = `since=${options.since.toFixed(3)}&until=${until.toFixed(3)}`;
+    if (options.filters !== undefined) {
+      query += `&filters=${encodeURIComponent(JSON.stringify(options.filters))}`;
+    }
+    const response = await this.#request("GET", `/events?${query}`, "read engine events", options);
+    const decoder = new JsonLinesDecoder();
+    const events: DockerEvent[] = [];
+    try {
+      for (let piece = await response.read(); piece !== null; piece = await response.read()) {
+        for (const line of decoder.push(piece)) events.push(line as DockerEvent);
+      }
+      for (const line of decoder.finish()) events.push(line as DockerEvent);
+    } finally {
+      response.cancel();
+    }
+    return events;
   }
 
   // ---- images ---------------------------------------------------------------

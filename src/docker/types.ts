@@ -83,6 +83,30 @@ export interface SystemInfo {
   SecurityOptions?: string[] | null;
 }
 
+/** Options of {@linkcode DockerClient.events}: a window of past events. */
+export interface EventsOptions extends DockerCallOptions {
+  /** From this time (Unix seconds, fractions allowed). */
+  since: number;
+  /** Until this time (Unix seconds): the engine ends the answer there. Default: now. */
+  until?: number;
+  /** Engine filters, such as `{ container: [id], event: ["die"] }`. */
+  filters?: Record<string, string[]>;
+}
+
+/** One engine event (`GET /events`; the fields this library reads). */
+export interface DockerEvent {
+  /** What it is about: `container`, `image`, `network`, `service`, … */
+  Type: string;
+  /** What happened: `create`, `start`, `die`, `oom`, `destroy`, … */
+  Action: string;
+  /** The object: its ID and attributes (a container's `die` carries `exitCode`). */
+  Actor: { ID: string; Attributes?: Record<string, string> };
+  /** When (Unix seconds). */
+  time: number;
+  /** When (Unix nanoseconds). */
+  timeNano?: number;
+}
+
 /** Result of `GET /images/{name}/json`. */
 export interface ImageInspect {
   /** Image ID (`sha256:...`). */

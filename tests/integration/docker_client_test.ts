@@ -305,3 +305,36 @@ Deno.test({
     );
   },
 });
+
+Deno.test({
+  name: "DockerClient.events() tells how a container already removed ended (its die event)",
+  ignore: ignoreWithoutDocker,
+  fn: () =>
+    withContainers(async (docker, ids) => {
+      const since = Date.now() / 1000 - 1;
+      const { Id } = await docker.containerCreate(
+        spec("Deno.exit(3)", { HostConfig: { NetworkMode: "none", AutoRemove: true } }),
+        { name: uniqueName() },
+      );
+      ids.push(Id);
+      const removed = docker.containerWait(Id, { condition: "removed", timeout: 30_000 });
+      await docker.containerStart(Id);
+      assert.equal((await removed).StatusCode, 3);
+      await assert.rejects(docker.containerInspect(Id), (e) =>
+        e instanceof DockerError && e.notFound);
+      const events = await docker.events({
+        since,
+        filters: { container: [Id], event: ["die"] },
+        timeout: 10_000,
+      });
+      assert.equal(events.length, 1, JSON.stringify(events));
+      assert.equal(events[0]!.Action, "die");
+      assert.equal(events[0]!.Actor.ID, Id);
+      assert.equal(events[0]!.Actor.Attributes?.exitCode, "3");
+      // A window before it holds none.
+      assert.deepEqual(
+        await docker.events({ since: since - 60, until: since - 30, filters: { container: [Id] } }),
+        [],
+      );
+    }),
+});

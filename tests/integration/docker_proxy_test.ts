@@ -253,9 +253,10 @@ Deno.test({
       assert.deepEqual(tail.filter((l) => l.startsWith(marker)), expected, how);
       assert.equal(new Set(tail).size, tail.length, `a line repeated in:\n${how}`);
       // The exit code too, though the proxy cut the wait as often as the follow.
-      assert.equal(
-        head,
-        "container exited with code 137; last log lines:",
+      // (Removed before a renewed wait came, the exit code is read from the engine's events.)
+      assert.match(
+        head!,
+        /^container exited with code 137( \(and was removed\))?; last log lines:$/,
         `the wait, cut by the proxy, was not renewed through the runner's stop: ${head}`,
       );
       // The cuts did happen: the follow was asked for again after each silence.

@@ -187,6 +187,7 @@ export async function bootRunnerContainer(
   const handle: DockerHandle = {
     id: spec.id,
     container: created.Id,
+    createdAt: Date.now(),
     logTail: [],
     stopLogs: new AbortController(),
     logsDone: Promise.resolve(),
@@ -284,8 +285,9 @@ async function describeExit(
           break;
         }
         if (err instanceof DockerError) {
+          // Removed (AutoRemove) before a renewed wait: the engine's events still tell how it ended.
           how = err.notFound
-            ? "container removed"
+            ? await exitFromEvents(client, handle.container, handle.createdAt)
             : `container wait failed: ${(err as Error).message}`;
           break;
         }
@@ -360,6 +362,34 @@ export function formatBytes(bytes: number): string {
  * `""` (also when the container is already gone: `AutoRemove` is quick, so
  * this is asked at once).
  */
+/**
+ * How a container already removed ended, from the engine's `die` and `oom`
+ * events since its creation; `"container removed"` when they do not say.
+ */
+async function exitFromEvents(
+  client: DockerClient,
+  container: string,
+  since: number,
+): Promise<string> {
+  try {
+    const events = await client.events({
+      // A minute early: a remote engine's clock may be behind ours.
+      since: since / 1000 - 60,
+      filters: { container: [container], event: ["die", "oom"] },
+      timeout: STATE_TIMEOUT,
+    });
+    const died = events.findLast((e) => e.Action === "die");
+    const code = died?.Actor.Attributes?.exitCode;
+    if (code === undefined) return "container removed";
+    const oom = events.some((e) => e.Action === "oom")
+      ? ": out of memory (killed by the kernel at its memory limit: raise hostConfig.Memory, or use less memory per call)"
+      : "";
+    return `container exited with code ${code}${oom} (and was removed)`;
+  } catch {
+    return "container removed";
+  }
+}
+
 async function outOfMemory(client: DockerClient, container: string): Promise<string> {
   try {
     const info = await client.containerInspect(container, { timeout: STATE_TIMEOUT });

@@ -13,6 +13,8 @@ export interface DockerHandle extends RunnerHandle {
   exited: Promise<string>;
   /** The container id. */
   container: string;
+  /** When it was created (epoch ms, the parent's clock). */
+  createdAt: number;
   /** The last lines the container printed. */
   logTail: string[];
   /** Aborted when the runner is being stopped: ends the log follow and the wait retries. */
