@@ -139,6 +139,12 @@ export interface WorkerInit {
   shared: SharedArrayBuffer;
 }
 
+/** What a worker posts as it ends because a call ran `Deno.exit()`. */
+export interface WorkerExit {
+  /** The exit code the call gave. */
+  exited: number;
+}
+
 const encoder = new TextEncoder();
 
 /** A posted message and what it transfers. */

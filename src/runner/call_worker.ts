@@ -32,6 +32,7 @@ import {
   SLOW_START_MS,
   ToWorker,
   WORKER_NAME,
+  type WorkerExit,
   type WorkerInit,
 } from "./_worker_wire.ts";
 
@@ -152,6 +153,17 @@ class Outbox implements FrameSink {
  */
 function serveCalls(scope: WorkerScope): void {
   const outbox = new Outbox(({ message, transfer }) => scope.postMessage(message, transfer));
+  // A call's `Deno.exit()` ends this worker only, silently: tell the main thread first.
+  const exit = Deno.exit;
+  Object.defineProperty(Deno, "exit", {
+    configurable: true,
+    writable: true,
+    value: (code?: number): never => {
+      const exited: WorkerExit = { exited: code ?? 0 };
+      scope.postMessage(exited, []);
+      return exit(code);
+    },
+  });
   let executor: Executor | undefined;
   let shared: SharedViews | undefined;
   /** The number of the next message to handle, and posted ones that came early. */
@@ -226,7 +238,7 @@ function serveCalls(scope: WorkerScope): void {
         Atomics.store(slots, Shared.RequestTaken, next | 0);
         handled = true;
         handle(bytes);
-      } else if (Deno.env.get("NOHOT") === undefined && handled && executor!.busy === 0 && hot()) {
+      } else if (handled && executor!.busy === 0 && hot()) {
         // Quick calls are coming in fast and none is waiting on anything:
         // wait for the next one here rather than in the event loop (see HOT_SPIN_MS).
         if (!spinForRequest(slots)) break;

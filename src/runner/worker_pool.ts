@@ -52,6 +52,7 @@ import {
   sharedViews,
   ToWorker,
   WORKER_NAME,
+  type WorkerExit,
   type WorkerInit,
 } from "./_worker_wire.ts";
 // Imported for its place in the module graph (see its module doc): `deno cache`
@@ -370,7 +371,17 @@ export class WorkerPool {
       graceTimer: undefined,
       dirty: false,
     };
-    worker.onmessage = (event: MessageEvent) => this.#answered(slot, event.data);
+    worker.onmessage = (event: MessageEvent) => {
+      const data = event.data as Uint8Array | Uint8Array[] | WorkerExit;
+      if (data instanceof Uint8Array || Array.isArray(data)) return this.#answered(slot, data);
+      const slots = slot.shared.slots;
+      this.#replace(
+        slot,
+        "WorkerExitedError",
+        `a call ran Deno.exit(${data.exited}), which ends only its call worker, not the runner: return or throw instead`,
+        Atomics.load(slots, Shared.Running) === 1 ? slots[Shared.RunningId]! >>> 0 : undefined,
+      );
+    };
     worker.onerror = (event: ErrorEvent) => {
       event.preventDefault();
       this.#replace(slot, "WorkerCrashedError", `its worker crashed: ${event.message}`);
@@ -644,9 +655,9 @@ export class WorkerPool {
 
   /**
    * Terminates `slot`'s worker, fails its calls, starts a fresh worker in its
-   * place and places waiting calls.
+   * place and places waiting calls. `ran`: a call known to have started there.
    */
-  #replace(slot: Slot, name: string, why: string): void {
+  #replace(slot: Slot, name: string, why: string, ran?: number): void {
     if (slot.gone || this.#closed) return;
     slot.gone = true;
     clearTimeout(slot.graceTimer);
@@ -655,7 +666,7 @@ export class WorkerPool {
     const sink = this.#link?.sink;
     for (const call of [...this.#calls.values()]) {
       if (call.worker !== slot) continue;
-      const started = call.seq <= slot.answered;
+      const started = call.seq <= slot.answered || call.id === ran;
       const err = new Error(
         call.stopped !== undefined
           ? `${call.stopped.message}; ${why}`

@@ -15,6 +15,7 @@ import {
   LocalBackend,
   Pool,
   ProcessBackend,
+  RemoteError,
   TimeoutError,
 } from "../../mod.ts";
 import { authenticateRunner, generateSecret, importSecret } from "../../src/protocol/handshake.ts";
@@ -115,6 +116,29 @@ for (const c of cases) {
     assert.deepEqual(results, [2, 4, 6]);
     assert.equal(pool.stats().boots, 1, "the runner itself was not replaced");
   });
+
+  // (LocalBackend runs calls in this process: a Deno.exit() there ends the test.)
+  if (c.kind !== "local") {
+    test("a call that runs Deno.exit() fails at once, named; the runner serves the next call", async (name) => {
+      await using pool = new Pool({ backend: c.make(), max: 1, name, timeout: 20_000 });
+      assert.equal(await pool.call(() => "warm"), "warm");
+      for (
+        const fn of [() => Deno.exit(3), async () => {
+          await new Promise((r) => setTimeout(r, 20));
+          Deno.exit(4);
+        }]
+      ) {
+        const started = Date.now();
+        const err = await pool.call(fn).catch((e) => e);
+        assert.ok(err instanceof RemoteError, String(err));
+        assert.equal(err.remoteName, "WorkerExitedError");
+        assert.match(err.message, /Call \d+ failed: a call ran Deno\.exit\([34]\)/);
+        assert.ok(Date.now() - started < 5000, `rejected after ${Date.now() - started} ms`);
+      }
+      assert.equal(await pool.call(() => "served"), "served");
+      assert.equal(pool.stats().boots, 1, "the runner itself lives on");
+    });
+  }
 
   test("a 6 s synchronous call outlives a 2 s heartbeat timeout", async (name) => {
     await using pool = new Pool({
