@@ -37,6 +37,7 @@ Deno.test("DockerClient has the documented calls", () => {
     "containerWait",
     "endpoint",
     "endpointChoice",
+    "events",
     "imageInspect",
     "imagePull",
     "info",
