@@ -175,6 +175,11 @@ Deno.test({
             assert.match(results.dockerHostname, /-flame-[0-9a-f]{20}$/);
             assert.equal(results.ps.length, 1, JSON.stringify(results.ps));
             assert.equal(results.ps[0].name, results.dockerHostname);
+            // Stopped by close(); the engine removes it (AutoRemove) moments later.
+            const end = Date.now() + 10_000;
+            while ((await network.containers(true)).length > 0 && Date.now() < end) {
+              await new Promise((r) => setTimeout(r, 100));
+            }
             assert.deepEqual(await network.containers(true), [], "runner containers left behind");
           }
         },
