@@ -38,6 +38,16 @@ if (!ignoreWithoutDocker) {
   await createFileNetwork(NETWORK);
 }
 
+/** Closes `pool`, removes `dir`, and asserts the pool's containers are gone (removing any left). */
+async function closeAndCheck(pool: Pool, name: string, dir: string): Promise<void> {
+  await pool.close();
+  await Deno.remove(dir, { recursive: true });
+  await waitForAsync(async () => (await containersOfPool(name)).length === 0, 10_000);
+  const left = await containersOfPool(name);
+  if (left.length > 0) await docker("rm", "-f", ...left).catch(() => {});
+  assert.deepEqual(left, [], "containers left behind");
+}
+
 Deno.test({
   name:
     "[docker] a stock-image runner runs a module that exists only on the parent's disk, with a local and an npm import",
@@ -74,12 +84,7 @@ export function check(x: unknown): [boolean, number, boolean] {
       assert.deepEqual(await jobs.check(7), [true, 42, false]);
       assert.deepEqual(await jobs.check("seven"), [false, 42, false]);
     } finally {
-      await pool.close();
-      await Deno.remove(dir, { recursive: true });
-      await waitForAsync(async () => (await containersOfPool(name)).length === 0, 10_000);
-      const left = await containersOfPool(name);
-      if (left.length > 0) await docker("rm", "-f", ...left).catch(() => {});
-      assert.deepEqual(left, [], "containers left behind");
+      await closeAndCheck(pool, name, dir);
     }
   },
 });
@@ -111,12 +116,7 @@ Deno.test({
       const bytes = ships[0]!.attributes["flame.bytes"] as number;
       assert.ok(bytes > 5_000_000, `a 5 MB artifact, got ${bytes} bytes`);
     } finally {
-      await pool.close();
-      await Deno.remove(dir, { recursive: true });
-      await waitForAsync(async () => (await containersOfPool(name)).length === 0, 10_000);
-      const left = await containersOfPool(name);
-      if (left.length > 0) await docker("rm", "-f", ...left).catch(() => {});
-      assert.deepEqual(left, [], "containers left behind");
+      await closeAndCheck(pool, name, dir);
     }
   },
 });
@@ -169,12 +169,7 @@ Deno.test({
       assert.equal(await mod.version(), "v2 (changed)");
       assert.equal(pool.stats().boots, 2);
     } finally {
-      await pool.close();
-      await Deno.remove(dir, { recursive: true });
-      await waitForAsync(async () => (await containersOfPool(name)).length === 0, 10_000);
-      const left = await containersOfPool(name);
-      if (left.length > 0) await docker("rm", "-f", ...left).catch(() => {});
-      assert.deepEqual(left, [], "containers left behind");
+      await closeAndCheck(pool, name, dir);
     }
   },
 });
